@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts'],
+          exclude: ['**/*.soak.test.ts', '**/node_modules/**'],
+          pool: 'forks',
+          testTimeout: 60_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'soak',
+          include: ['packages/*/test/**/*.soak.test.ts'],
+          pool: 'forks',
+          testTimeout: 600_000,
+        },
+      },
+    ],
+  },
+});
