@@ -1,0 +1,45 @@
+export type { ChainKeyInput, ChainKind, ChainSelector } from './chain.js';
+export { configChainKeyOf } from './chain.js';
+export type { RotatorErrorCode, RotatorErrorDetails } from './errors.js';
+export {
+  ConfigurationError,
+  ErrorCodes,
+  isReauthorizationRequired,
+  isRetryable,
+  isRotatorError,
+  LockTimeoutError,
+  ReauthorizationRequiredError,
+  RetryLaterError,
+  RotatorError,
+  StorageError,
+} from './errors.js';
+export type { ChainRef, Listener, RotatorEventName, RotatorEvents } from './events.js';
+export type { CompleteInstallParams, InstallUrlOptions } from './install-flow.js';
+export { createLocalLock } from './lock/local.js';
+export type { AcquireOptions, Lease, Lock } from './lock/types.js';
+export type { Logger } from './logger.js';
+export type {
+  GetTokenOptions,
+  Rotator,
+  SavedInstallation,
+  SaveInstallationOptions,
+  Sweeper,
+  SweeperOptions,
+  SweepOptions,
+  SweepResult,
+  TokenInfo,
+} from './manager.js';
+export { createRotator } from './manager.js';
+export type { RotatorOptions } from './options.js';
+export type { ClientAuthMethod } from './slack/transport.js';
+export { createMemoryStore } from './store/memory.js';
+export type {
+  ChainStatus,
+  DeleteQuery,
+  ListPage,
+  ListQuery,
+  NewTokenRecord,
+  TokenRecord,
+  TokenStore,
+  TokenUpdate,
+} from './store/types.js';

@@ -1,0 +1,616 @@
+import {
+  type ChainKeyInput,
+  type ChainKind,
+  candidateChainKeys,
+  chainKeyOf,
+  chainSuffixOf,
+  installationIdOf,
+} from './chain.js';
+import { invalidArgument, isRetryable, RotatorError } from './errors.js';
+import { createEmitter, describeError, type Listener, type RotatorEventName } from './events.js';
+import { createInstallFlow, type InstallFlow } from './install-flow.js';
+import { createLocalLock } from './lock/local.js';
+import type { Lock } from './lock/types.js';
+import { checkOptions, type ResolvedOptions, type RotatorOptions } from './options.js';
+import { createRefresher, inactiveError, notFoundError } from './refresher.js';
+import { createSingleFlight } from './single-flight.js';
+import { type ChainDraft, parseInstallResponse } from './slack/install.js';
+import { createTransport } from './slack/transport.js';
+import type { TokenRecord } from './store/types.js';
+import { EXPIRED_ERRORS, REREAD_ERRORS, slackErrorOf } from './with-token.js';
+
+export type { RotatorOptions } from './options.js';
+
+/** What {@link Rotator.getTokenInfo} returns. */
+export interface TokenInfo {
+  token: string;
+  /** When the token expires (epoch ms). */
+  expiresAt: number;
+  scopes: string[];
+  botId: string | null;
+  botUserId: string | null;
+  appId: string | null;
+  userId: string | null;
+  teamId: string | null;
+  enterpriseId: string | null;
+  isEnterpriseInstall: boolean;
+  chainKey: string;
+}
+
+/** Per-call options of {@link Rotator.getToken}. */
+export interface GetTokenOptions {
+  /**
+   * The token must stay valid at least this long (ms). Must not exceed the token lifetime minus
+   * `refreshWindowMs`: more would refresh on every call, and Slack's 2-active-token limit would then
+   * revoke tokens already handed out.
+   */
+  minValidityMs?: number;
+}
+
+/** What {@link Rotator.saveInstallation} stored. */
+export interface SavedInstallation {
+  installationId: string;
+  teamId: string | null;
+  enterpriseId: string | null;
+  isEnterpriseInstall: boolean;
+  appId: string | null;
+  chains: { chainKey: string; kind: ChainKind; userId: string | null; expiresAt: number }[];
+}
+
+/** Options of {@link Rotator.saveInstallation}. */
+export interface SaveInstallationOptions {
+  /** For an `oauth.v2.exchange` answer of a user token: whose token it is. */
+  userId?: string;
+  /** The bot id (`B…`); `oauth.v2.access` does not return it. */
+  botId?: string;
+  /** When Slack answered (epoch ms); `expires_in` counts from there. Default: now. */
+  issuedAt?: number;
+}
+
+/** The result of one {@link Rotator.sweep} pass. */
+export interface SweepResult {
+  checked: number;
+  refreshed: number;
+  failed: number;
+}
+
+/** Options of {@link Rotator.sweep}. */
+export interface SweepOptions {
+  /** Refresh chains expiring within this long (ms). Default: the refresh window plus its jitter. */
+  withinMs?: number;
+  /** How many refreshes run at once. Default 4. */
+  concurrency?: number;
+}
+
+/** Options of {@link Rotator.startSweeper}. */
+export interface SweeperOptions extends SweepOptions {
+  /** Time between passes (ms), ±10 % jitter. Default 60 000. */
+  intervalMs?: number;
+}
+
+/** A running sweeper. */
+export interface Sweeper {
+  /** Stops the loop and waits for the pass in progress. */
+  stop(): Promise<void>;
+}
+
+/** Keeps the rotating tokens of one Slack app fresh. Create it with {@link createRotator}. */
+export interface Rotator {
+  /** The app's client id. */
+  readonly clientId: string;
+  /**
+   * Stores the chains of an `oauth.v2.access` install answer (bot at the top level, user under
+   * `authed_user`; org-wide installs keyed by enterprise id) or an `oauth.v2.exchange` answer.
+   * A saved chain replaces the stored one and is `active` again.
+   * @throws TypeError `ERR_INVALID_ARG_VALUE` / `ERR_INVALID_ARG_TYPE` for a malformed answer; nothing is stored.
+   */
+  saveInstallation(response: unknown, options?: SaveInstallationOptions): Promise<SavedInstallation>;
+  /**
+   * A valid access token for the chain `key` names, refreshed first when due.
+   * @throws ReauthorizationRequiredError `installation_not_found`, `invalid_refresh_token`, `reauthorization_required`, `chain_revoked`
+   * @throws RetryLaterError when a refresh is needed now and Slack is unavailable (a still-valid token is served instead)
+   * @throws ConfigurationError `invalid_client`
+   */
+  getToken(key: ChainKeyInput, options?: GetTokenOptions): Promise<string>;
+  /** Like {@link Rotator.getToken}, with the token's expiry and the chain's ids and scopes. */
+  getTokenInfo(key: ChainKeyInput, options?: GetTokenOptions): Promise<TokenInfo>;
+  /**
+   * Calls `fn` with a fresh token. On `token_expired` (thrown, or answered as `{ ok: false }`) it
+   * refreshes — only if the stored token is still the one that failed — and calls `fn` once more.
+   * On `invalid_auth`, `token_revoked` or `account_inactive` it calls `fn` once more only if the
+   * stored token changed meanwhile. Never more than two calls.
+   */
+  withToken<T>(
+    key: ChainKeyInput,
+    fn: (token: string) => Promise<T> | T,
+    options?: GetTokenOptions,
+  ): Promise<T>;
+  /** Refreshes the chain now if due (or always, with `force`). Returns the resulting token info. */
+  refresh(key: ChainKeyInput, options?: { force?: boolean }): Promise<TokenInfo>;
+  /** Removes every chain of an installation. Returns how many were removed. */
+  deleteInstallation(installation: Omit<ChainKeyInput, 'chain'>): Promise<number>;
+  /** One pass over the chains that expire soon, refreshing those that are due. */
+  sweep(options?: SweepOptions): Promise<SweepResult>;
+  /** Runs {@link Rotator.sweep} in a loop until stopped (or the rotator is closed). */
+  startSweeper(options?: SweeperOptions): Sweeper;
+  /**
+   * The URL that starts the OAuth install flow (for apps without Bolt), with a signed `state`.
+   * Needs the `stateSecret` option.
+   */
+  installUrl: InstallFlow['installUrl'];
+  /**
+   * Finishes the OAuth install flow: checks `state`, exchanges `code` at `oauth.v2.access`, looks up
+   * the bot id with `auth.test`, and saves the installation.
+   * @throws ReauthorizationRequiredError `invalid_state` or `install_failed`
+   * @throws ConfigurationError `invalid_client`
+   * @throws RetryLaterError `slack_unavailable`
+   */
+  completeInstall: InstallFlow['completeInstall'];
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<E extends RotatorEventName>(name: E, listener: Listener<E>): () => void;
+  off<E extends RotatorEventName>(name: E, listener: Listener<E>): void;
+  /**
+   * Stops sweepers, waits for refreshes in flight, and aborts background reads. It does not close
+   * the store or the lock (they are the caller's).
+   */
+  close(): Promise<void>;
+}
+
+interface CacheEntry {
+  record: TokenRecord;
+  /** Until when the cached record may be served without looking at the store (epoch ms). */
+  freshUntil: number;
+}
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms).unref?.();
+  });
+
+/** A stable per-chain fraction in [0, 1): spreads refreshes of chains installed together. */
+function jitterFraction(chainKey: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < chainKey.length; i++) {
+    hash ^= chainKey.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) / 2 ** 32;
+}
+
+/**
+ * Creates a rotator for one Slack app.
+ *
+ * @example
+ * ```ts
+ * const rotator = createRotator({ clientId, clientSecret, store: createSqliteStore({ database }) });
+ * await rotator.saveInstallation(oauthV2AccessAnswer);
+ * const token = await rotator.getToken({ teamId: 'T123' });
+ * ```
+ * @throws TypeError `ERR_INVALID_ARG_VALUE` / `ERR_INVALID_ARG_TYPE` for invalid options.
+ */
+export function createRotator(options: RotatorOptions): Rotator {
+  const settings: ResolvedOptions = checkOptions(options);
+  const { clientId, store, now, logger } = settings;
+  const lock: Lock = settings.lock ?? store.lock ?? createLocalLock({ now });
+  const events = createEmitter(logger);
+  const transport = createTransport(
+    {
+      slackApiUrl: settings.slackApiUrl,
+      fetch: settings.fetch,
+      timeoutMs: settings.requestTimeoutMs,
+      lateAnswerMs: settings.lateAnswerMs,
+    },
+    now,
+  );
+  const credentials = { clientId, clientSecret: settings.clientSecret, method: settings.clientAuth };
+  const flights = createSingleFlight<TokenRecord>();
+  const background = new Set<Promise<unknown>>();
+  const sweepers = new Set<Sweeper>();
+  /** By chain key, and by the lookup string of each key that resolved to it. */
+  const cache = new Map<string, CacheEntry>();
+  let closed = false;
+
+  const thresholdOf = (record: TokenRecord) =>
+    settings.refreshWindowMs + settings.refreshJitterMs * jitterFraction(record.chainKey);
+  const isDue = (record: TokenRecord, minValidityMs = 0) =>
+    record.expiresAt - now() < Math.max(thresholdOf(record), minValidityMs);
+
+  function remember(record: TokenRecord): CacheEntry {
+    let entry = cache.get(record.chainKey);
+    const freshUntil =
+      record.status === 'active'
+        ? Math.min(record.expiresAt - thresholdOf(record), now() + settings.cacheTtlMs)
+        : 0;
+    if (entry === undefined) {
+      entry = { record, freshUntil };
+      cache.set(record.chainKey, entry);
+    } else if (record.version >= entry.record.version || record.status !== entry.record.status) {
+      entry.record = record;
+      entry.freshUntil = freshUntil;
+    }
+    return entry;
+  }
+
+  function forget(chainKey: string): void {
+    const entry = cache.get(chainKey);
+    if (entry !== undefined) entry.freshUntil = 0;
+    cache.delete(chainKey);
+  }
+
+  const refresher = createRefresher({
+    store,
+    lock,
+    transport,
+    credentials,
+    now,
+    logger,
+    events,
+    lockTtlMs: settings.lockTtlMs,
+    lockWaitMs: settings.lockWaitMs,
+    ambiguousRetryDelaysMs: settings.ambiguousRetryDelaysMs,
+    rateLimitRetries: settings.rateLimitRetries,
+    rateLimitMaxWaitMs: settings.rateLimitMaxWaitMs,
+    onRecord: remember,
+    sleep,
+  });
+
+  function checkOpen(): void {
+    if (closed) throw new RotatorError('closed', '[slack-rotator] the rotator is closed');
+  }
+
+  function checkMinValidity(options: GetTokenOptions | undefined): number {
+    const value = options?.minValidityMs;
+    if (value === undefined) return 0;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw invalidArgument(
+        'minValidityMs must be a non-negative number of milliseconds',
+        'ERR_INVALID_ARG_TYPE',
+      );
+    }
+    if (value > settings.tokenLifetimeMs - settings.refreshWindowMs) {
+      throw invalidArgument(
+        `minValidityMs (${value}) must not exceed the token lifetime minus refreshWindowMs (${settings.tokenLifetimeMs - settings.refreshWindowMs}): it would refresh on every call`,
+      );
+    }
+    return value;
+  }
+
+  /** The lookup string of a key for the cache; throws TypeError for an invalid key. */
+  function lookupOf(key: ChainKeyInput): string {
+    const suffix = chainSuffixOf(key?.chain);
+    const id = installationIdOf(key);
+    return key.isEnterpriseInstall === undefined && key.teamId && key.enterpriseId
+      ? `${id}|${key.enterpriseId}|${suffix}`
+      : chainKeyOf(clientId, id, suffix);
+  }
+
+  /** Reads the stored record of a key (team first, then enterprise, when unknown). */
+  async function load(key: ChainKeyInput): Promise<TokenRecord> {
+    const keys = candidateChainKeys(clientId, key);
+    for (const chainKey of keys) {
+      const record = await refresher.read(chainKey);
+      if (record !== undefined) return record;
+    }
+    throw notFoundError(keys[0] as string);
+  }
+
+  function refreshInBackground(record: TokenRecord): void {
+    const task = flights
+      .run(record.chainKey, () => refresher.refresh(record.chainKey, { isDue: (r) => isDue(r) }))
+      .catch((error: unknown) => {
+        logger.warn(
+          { chainKey: record.chainKey, err: describeError(error) },
+          'slack-rotator proactive refresh failed; serving the current token',
+        );
+      });
+    background.add(task);
+    void task.finally(() => background.delete(task));
+  }
+
+  /** The record to serve for `key`: from cache when fresh, else read and refreshed when due. */
+  async function resolve(key: ChainKeyInput, minValidityMs: number): Promise<TokenRecord> {
+    checkOpen();
+    const lookup = lookupOf(key);
+    const cached = cache.get(lookup);
+    const at = now();
+    if (cached !== undefined && at < cached.freshUntil && cached.record.expiresAt - at >= minValidityMs) {
+      return cached.record;
+    }
+    const record = await load(key);
+    const entry = remember(record);
+    cache.set(lookup, entry);
+    if (record.status !== 'active') throw inactiveError(record);
+    if (!isDue(record, minValidityMs)) return record;
+    const remaining = record.expiresAt - now();
+    if (remaining > minValidityMs && remaining > thresholdOf(record) / 2) {
+      // Still good for what the caller asked: refresh behind its back, serve this one now.
+      refreshInBackground(record);
+      return record;
+    }
+    try {
+      return await flights.run(record.chainKey, () =>
+        refresher.refresh(record.chainKey, { isDue: (r) => isDue(r, minValidityMs) }),
+      );
+    } catch (error) {
+      // A transient failure never takes away a token that still works.
+      if (isRetryable(error) && record.expiresAt > now()) {
+        logger.warn(
+          { chainKey: record.chainKey, err: describeError(error) },
+          'slack-rotator refresh failed; serving the still-valid token',
+        );
+        return record;
+      }
+      throw error;
+    }
+  }
+
+  function infoOf(record: TokenRecord): TokenInfo {
+    return {
+      token: record.accessToken,
+      expiresAt: record.expiresAt,
+      scopes: [...record.scopes],
+      botId: record.botId,
+      botUserId: record.botUserId,
+      appId: record.appId,
+      userId: record.userId,
+      teamId: record.teamId,
+      enterpriseId: record.enterpriseId,
+      isEnterpriseInstall: record.isEnterpriseInstall,
+      chainKey: record.chainKey,
+    };
+  }
+
+  async function getToken(key: ChainKeyInput, options?: GetTokenOptions): Promise<string> {
+    // The hot path: a plain bot key with no options, cached and fresh.
+    if (options === undefined && key !== null && typeof key === 'object' && key.chain === undefined) {
+      const id =
+        key.isEnterpriseInstall === true ? key.enterpriseId : key.enterpriseId ? undefined : key.teamId;
+      if (typeof id === 'string') {
+        const entry = cache.get(`${clientId}:${id}:bot`);
+        if (entry !== undefined && now() < entry.freshUntil && !closed) return entry.record.accessToken;
+      }
+    }
+    return (await resolve(key, checkMinValidity(options))).accessToken;
+  }
+
+  async function save(draft: ChainDraft): Promise<TokenRecord> {
+    const suffix = draft.kind === 'bot' ? 'bot' : `user:${draft.userId}`;
+    const chainKey = chainKeyOf(clientId, draft.installationId, suffix);
+    const at = now();
+    const existing = await refresher.read(chainKey);
+    const record = await store.put({
+      chainKey,
+      clientId,
+      ...draft,
+      fallbackRefreshToken: null,
+      status: 'active',
+      lastErrorCode: null,
+      refreshedAt: null,
+      createdAt: existing?.createdAt ?? at,
+      updatedAt: at,
+    });
+    forget(chainKey);
+    remember(record);
+    return record;
+  }
+
+  async function saveInstallation(response: unknown, options: SaveInstallationOptions = {}) {
+    checkOpen();
+    if (typeof options !== 'object' || options === null) {
+      throw invalidArgument('options must be an object', 'ERR_INVALID_ARG_TYPE');
+    }
+    const drafts = parseInstallResponse(response, {
+      issuedAt: options.issuedAt ?? now(),
+      botId: options.botId,
+      userId: options.userId,
+    });
+    const saved: TokenRecord[] = [];
+    for (const draft of drafts) saved.push(await save(draft));
+    const first = saved[0] as TokenRecord;
+    logger.info(
+      { installationId: first.installationId, chains: saved.length },
+      'slack-rotator installation saved',
+    );
+    return {
+      installationId: first.installationId,
+      teamId: first.teamId,
+      enterpriseId: first.enterpriseId,
+      isEnterpriseInstall: first.isEnterpriseInstall,
+      appId: first.appId,
+      chains: saved.map((r) => ({
+        chainKey: r.chainKey,
+        kind: r.kind,
+        userId: r.userId,
+        expiresAt: r.expiresAt,
+      })),
+    };
+  }
+
+  async function withToken<T>(
+    key: ChainKeyInput,
+    fn: (token: string) => Promise<T> | T,
+    options?: GetTokenOptions,
+  ): Promise<T> {
+    if (typeof fn !== 'function') throw invalidArgument('withToken needs a callback', 'ERR_INVALID_ARG_TYPE');
+    const record = await resolve(key, checkMinValidity(options));
+    let failed: { error: unknown } | { value: T };
+    let code: string | undefined;
+    try {
+      const value = await fn(record.accessToken);
+      code = slackErrorOf(value);
+      if (code === undefined || !(EXPIRED_ERRORS.has(code) || REREAD_ERRORS.has(code))) return value;
+      failed = { value };
+    } catch (error) {
+      code = slackErrorOf(error);
+      if (code === undefined || !(EXPIRED_ERRORS.has(code) || REREAD_ERRORS.has(code))) throw error;
+      failed = { error };
+    }
+    let next: TokenRecord | undefined;
+    if (EXPIRED_ERRORS.has(code)) {
+      logger.info(
+        { chainKey: record.chainKey },
+        'slack-rotator: token_expired; refreshing once and retrying once',
+      );
+      next = await flights.run(record.chainKey, () =>
+        refresher.refresh(record.chainKey, { ifAccessToken: record.accessToken, isDue: (r) => isDue(r) }),
+      );
+    } else {
+      const current = await refresher.read(record.chainKey);
+      if (current !== undefined) remember(current);
+      if (
+        current !== undefined &&
+        current.status === 'active' &&
+        current.accessToken !== record.accessToken
+      ) {
+        next = current;
+      }
+    }
+    if (next === undefined || next.accessToken === record.accessToken) {
+      if ('error' in failed) throw failed.error;
+      return failed.value;
+    }
+    return fn(next.accessToken);
+  }
+
+  async function refresh(key: ChainKeyInput, options: { force?: boolean } = {}): Promise<TokenInfo> {
+    checkOpen();
+    const record = await load(key);
+    if (record.status !== 'active') throw inactiveError(record);
+    const force = options.force === true;
+    const next = await flights.run(record.chainKey, () =>
+      refresher.refresh(record.chainKey, { force, isDue: (r) => isDue(r) }),
+    );
+    return infoOf(next);
+  }
+
+  async function sweep(options: SweepOptions = {}): Promise<SweepResult> {
+    checkOpen();
+    const withinMs = options.withinMs ?? settings.refreshWindowMs + settings.refreshJitterMs;
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw invalidArgument('concurrency must be a positive integer');
+    }
+    const result: SweepResult = { checked: 0, refreshed: 0, failed: 0 };
+    let cursor: string | undefined;
+    do {
+      const page = await store.list({
+        clientId,
+        status: 'active',
+        expiresBefore: now() + withinMs,
+        limit: 100,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      cursor = page.cursor;
+      const due = page.records.filter((r) => isDue(r));
+      result.checked += page.records.length;
+      let next = 0;
+      const worker = async () => {
+        while (next < due.length && !closed) {
+          const record = due[next++] as TokenRecord;
+          try {
+            const after = await flights.run(record.chainKey, () =>
+              refresher.refresh(record.chainKey, { isDue: (r) => isDue(r) }),
+            );
+            if (after.version !== record.version) result.refreshed++;
+          } catch (error) {
+            result.failed++;
+            logger.warn(
+              { chainKey: record.chainKey, err: describeError(error) },
+              'slack-rotator sweep: refresh failed',
+            );
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+    } while (cursor !== undefined && !closed);
+    return result;
+  }
+
+  function startSweeper(options: SweeperOptions = {}): Sweeper {
+    checkOpen();
+    const intervalMs = options.intervalMs ?? 60_000;
+    if (typeof intervalMs !== 'number' || !(intervalMs > 0)) {
+      throw invalidArgument('intervalMs must be a positive number of milliseconds');
+    }
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let running: Promise<unknown> = Promise.resolve();
+    const schedule = () => {
+      if (stopped || closed) return;
+      const delay = intervalMs * (0.9 + Math.random() * 0.2);
+      timer = setTimeout(() => {
+        running = sweep(options)
+          .catch((error: unknown) =>
+            logger.error({ err: describeError(error) }, 'slack-rotator sweep failed'),
+          )
+          .finally(schedule);
+      }, delay);
+      timer.unref?.();
+    };
+    const sweeper: Sweeper = {
+      async stop() {
+        stopped = true;
+        clearTimeout(timer);
+        sweepers.delete(sweeper);
+        await running;
+      },
+    };
+    sweepers.add(sweeper);
+    schedule();
+    return sweeper;
+  }
+
+  async function deleteInstallation(installation: Omit<ChainKeyInput, 'chain'>): Promise<number> {
+    checkOpen();
+    const installationId = installationIdOf(installation);
+    const removed = await store.delete({ clientId, installationId });
+    for (const [lookup, entry] of cache) {
+      if (entry.record.installationId === installationId) {
+        entry.freshUntil = 0;
+        cache.delete(lookup);
+      }
+    }
+    logger.info({ installationId, removed }, 'slack-rotator installation deleted');
+    return removed;
+  }
+
+  const install = createInstallFlow({
+    clientId,
+    clientSecret: settings.clientSecret,
+    stateSecret: settings.stateSecret,
+    transport,
+    credentials,
+    now,
+    logger,
+    saveInstallation,
+  });
+
+  return {
+    clientId,
+    saveInstallation,
+    getToken,
+    async getTokenInfo(key, options) {
+      return infoOf(await resolve(key, checkMinValidity(options)));
+    },
+    withToken,
+    refresh,
+    deleteInstallation,
+    sweep,
+    startSweeper,
+    installUrl: (options) => install.installUrl(options),
+    completeInstall: (params) => {
+      checkOpen();
+      return install.completeInstall(params);
+    },
+    on: (name, listener) => events.on(name, listener),
+    off: (name, listener) => events.off(name, listener),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...sweepers].map((s) => s.stop()));
+      await flights.idle();
+      await Promise.allSettled([...background]);
+      transport.close();
+    },
+  };
+}
