@@ -54,6 +54,7 @@ export async function harness(
   const store = options.store ?? createMemoryStore();
   const logger = captureLogger();
   const rotators: Rotator[] = [];
+  const events: unknown[] = [];
   const make = (overrides: Partial<RotatorOptions> = {}) => {
     const rotator = createRotator({
       clientId: slack.clientId,
@@ -71,6 +72,9 @@ export async function harness(
       ...overrides,
     });
     rotators.push(rotator);
+    for (const name of ['refreshed', 'refresh-failed', 'reauthorization_required'] as const) {
+      rotator.on(name, (event) => events.push(event));
+    }
     return rotator;
   };
   const rotator = make();
@@ -90,6 +94,7 @@ export async function harness(
     async close() {
       await Promise.all(rotators.map((r) => r.close()));
       await slack.close();
+      assertNoTokens(logger.lines, events);
     },
   };
 }
@@ -108,4 +113,27 @@ export async function expireSoon(store: TokenStore, chainKey: string, remainingM
 /** Counts refresh-grant calls the fake Slack received. */
 export function refreshCalls(slack: FakeSlack): number {
   return slack.calls.filter((c) => c.method === 'oauth.v2.access' && c.grantType === 'refresh_token').length;
+}
+
+/** Every Slack token starts with `xox`; none may reach a log line, an event or an error message. */
+export const TOKEN_PATTERN = /xox[a-z]?[.-]/;
+
+function describe(value: unknown): string {
+  if (value instanceof Error) {
+    const cause = (value as { cause?: unknown }).cause;
+    return `${value.name}: ${value.message} ${JSON.stringify({ ...value })} ${cause === undefined ? '' : describe(cause)}`;
+  }
+  return JSON.stringify(value, (_key, v: unknown) => (v instanceof Error ? describe(v) : v)) ?? String(value);
+}
+
+/** Fails when a log line, event or error holds token material (without printing the token). */
+export function assertNoTokens(lines: LogLine[], values: unknown[] = []): void {
+  for (const line of lines) {
+    if (TOKEN_PATTERN.test(`${line.msg} ${describe(line.obj)}`)) {
+      throw new Error(`a ${line.level} log line holds token material: "${line.msg}"`);
+    }
+  }
+  for (const value of values) {
+    if (TOKEN_PATTERN.test(describe(value))) throw new Error('an event or error holds token material');
+  }
 }
