@@ -1,0 +1,81 @@
+import { invalidArgument, LockTimeoutError, RotatorError } from '../errors.js';
+import type { AcquireOptions, Lease } from './types.js';
+
+/**
+ * Resolves after `ms`, or rejects with `signal.reason` as soon as `signal` aborts.
+ * The timer keeps the process alive, like any pending wait.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Checks the arguments of `Lock.acquire`. */
+export function checkAcquire(name: string, options: AcquireOptions): void {
+  checkName(name);
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgument('acquire options must be an object with ttlMs and waitMs', 'ERR_INVALID_ARG_TYPE');
+  }
+  checkTtl(options.ttlMs);
+  if (typeof options.waitMs !== 'number' || !(options.waitMs >= 0) || !Number.isFinite(options.waitMs)) {
+    throw invalidArgument('waitMs must be a finite number >= 0');
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw invalidArgument('signal must be an AbortSignal', 'ERR_INVALID_ARG_TYPE');
+  }
+}
+
+/** Checks a lock name. */
+export function checkName(name: string): void {
+  if (typeof name !== 'string' || name === '') {
+    throw invalidArgument('a lock name must be a non-empty string', 'ERR_INVALID_ARG_TYPE');
+  }
+}
+
+/** Checks a lease TTL. */
+export function checkTtl(ttlMs: number): void {
+  if (typeof ttlMs !== 'number' || !(ttlMs > 0) || !Number.isFinite(ttlMs)) {
+    throw invalidArgument('ttlMs must be a finite number > 0');
+  }
+}
+
+/** Checks a lease given back to `renew` or `release`. */
+export function checkLease(lease: Lease): void {
+  if (lease === null || typeof lease !== 'object' || typeof lease.owner !== 'string') {
+    throw invalidArgument('lease must be a lease returned by acquire', 'ERR_INVALID_ARG_TYPE');
+  }
+  checkName(lease.name);
+}
+
+/** The error of an acquisition whose wait ran out. Lock names are chain keys, never tokens. */
+export function lockTimeout(name: string, waitMs: number): LockTimeoutError {
+  return new LockTimeoutError(
+    'lock_timeout',
+    `[slack-rotator] lock "${name}" is held; gave up after ${waitMs} ms`,
+  );
+}
+
+/** The error that waiters of a closed lock get. */
+export function lockClosed(): RotatorError {
+  return new RotatorError('closed', '[slack-rotator] the lock was closed');
+}
+
+/** Checks an optional clock option. */
+export function checkClock(now: unknown): () => number {
+  if (now === undefined) return Date.now;
+  if (typeof now !== 'function') throw invalidArgument('now must be a function', 'ERR_INVALID_ARG_TYPE');
+  return now as () => number;
+}

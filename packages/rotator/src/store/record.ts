@@ -1,0 +1,167 @@
+import { invalidArgument } from '../errors.js';
+import type { DeleteQuery, NewTokenRecord, TokenRecord, TokenUpdate } from './types.js';
+
+type Check = (value: unknown) => boolean;
+
+const text: Check = (value) => typeof value === 'string' && value !== '';
+const textOrNull: Check = (value) => value === null || typeof value === 'string';
+const instant: Check = (value) => typeof value === 'number' && Number.isFinite(value);
+const instantOrNull: Check = (value) => value === null || instant(value);
+const scopes: Check = (value) => Array.isArray(value) && value.every((scope) => typeof scope === 'string');
+const oneOf =
+  (...allowed: string[]): Check =>
+  (value) =>
+    typeof value === 'string' && allowed.includes(value);
+
+/** The fields a {@link TokenUpdate} may carry, with their checks. */
+const UPDATE_CHECKS = {
+  accessToken: text,
+  refreshToken: text,
+  expiresAt: instant,
+  fallbackRefreshToken: textOrNull,
+  status: oneOf('active', 'reauthorization_required', 'revoked'),
+  lastErrorCode: textOrNull,
+  refreshedAt: instantOrNull,
+  scopes,
+  appId: textOrNull,
+  botId: textOrNull,
+  botUserId: textOrNull,
+  updatedAt: instant,
+} satisfies Record<keyof TokenUpdate, Check>;
+
+const NEW_RECORD_CHECKS = {
+  ...UPDATE_CHECKS,
+  chainKey: text,
+  clientId: text,
+  installationId: text,
+  enterpriseId: textOrNull,
+  teamId: textOrNull,
+  isEnterpriseInstall: (value) => typeof value === 'boolean',
+  kind: oneOf('bot', 'user', 'config'),
+  userId: textOrNull,
+  createdAt: instant,
+} satisfies Record<keyof NewTokenRecord, Check>;
+
+const RECORD_CHECKS = {
+  ...NEW_RECORD_CHECKS,
+  version: (value) => Number.isSafeInteger(value) && (value as number) >= 1,
+} satisfies Record<keyof TokenRecord, Check>;
+
+function firstInvalid(value: unknown, checks: Record<string, Check>): string | undefined {
+  if (value === null || typeof value !== 'object') return '(the record itself)';
+  const fields = value as Record<string, unknown>;
+  for (const [field, check] of Object.entries(checks)) {
+    if (!check(fields[field])) return field;
+  }
+  return undefined;
+}
+
+/**
+ * The name of the first field of a stored record that breaks {@link TokenRecord}, or `undefined`
+ * when the record is valid. Never returns a value, only a field name.
+ */
+export function invalidRecordField(value: unknown): string | undefined {
+  return firstInvalid(value, RECORD_CHECKS);
+}
+
+/**
+ * Checks a record given to `put`.
+ * @throws TypeError (`ERR_INVALID_ARG_VALUE`) naming the first invalid field, never its value.
+ */
+export function checkNewRecord(record: NewTokenRecord): void {
+  const field = firstInvalid(record, NEW_RECORD_CHECKS);
+  if (field !== undefined) throw invalidArgument(`record.${field} is missing or invalid`);
+}
+
+/**
+ * Checks an update given to `compareAndSet` and returns the fields it sets (absent and `undefined`
+ * fields are left out).
+ * @throws TypeError (`ERR_INVALID_ARG_VALUE`) for an unknown or invalid field, never showing its value.
+ */
+export function checkUpdate(update: TokenUpdate): (keyof TokenUpdate)[] {
+  if (update === null || typeof update !== 'object') {
+    throw invalidArgument('update must be an object', 'ERR_INVALID_ARG_TYPE');
+  }
+  const fields: (keyof TokenUpdate)[] = [];
+  for (const [field, value] of Object.entries(update)) {
+    if (value === undefined) continue;
+    // A whole record written back (version, chainKey…) is the stale-clobber bug; refuse it loudly.
+    if (!Object.hasOwn(UPDATE_CHECKS, field)) throw invalidArgument(`update.${field} cannot be changed`);
+    if (!UPDATE_CHECKS[field as keyof TokenUpdate](value)) {
+      throw invalidArgument(`update.${field} is invalid`);
+    }
+    fields.push(field as keyof TokenUpdate);
+  }
+  if (!fields.includes('updatedAt')) throw invalidArgument('update.updatedAt is required');
+  return fields;
+}
+
+/** Checks a chain key argument. */
+export function checkChainKey(chainKey: string): void {
+  if (typeof chainKey !== 'string' || chainKey === '') {
+    throw invalidArgument('chainKey must be a non-empty string', 'ERR_INVALID_ARG_TYPE');
+  }
+}
+
+/**
+ * Checks a `delete` query and returns it with only the fields that count.
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) unless it has a `chainKey` or both ids.
+ */
+export function checkDeleteQuery(query: DeleteQuery): DeleteQuery {
+  const { chainKey, clientId, installationId } = (query ?? {}) as Record<string, unknown>;
+  if (chainKey !== undefined) {
+    checkChainKey(chainKey as string);
+    return { chainKey: chainKey as string };
+  }
+  if (
+    typeof clientId !== 'string' ||
+    clientId === '' ||
+    typeof installationId !== 'string' ||
+    installationId === ''
+  ) {
+    throw invalidArgument(
+      'delete needs { chainKey } or { clientId, installationId }',
+      'ERR_INVALID_ARG_TYPE',
+    );
+  }
+  return { clientId, installationId };
+}
+
+/** Checks an expected version argument. */
+export function checkVersion(version: number): void {
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw invalidArgument('expectedVersion must be a positive integer');
+  }
+}
+
+/** A deep copy of a record with exactly the fields of {@link TokenRecord} (extra properties dropped). */
+export function copyRecord(record: TokenRecord): TokenRecord {
+  return { ...copyNewRecord(record), version: record.version };
+}
+
+/** A deep copy of a new record with exactly the fields of {@link NewTokenRecord}. */
+export function copyNewRecord(record: NewTokenRecord): NewTokenRecord {
+  return {
+    chainKey: record.chainKey,
+    clientId: record.clientId,
+    installationId: record.installationId,
+    enterpriseId: record.enterpriseId,
+    teamId: record.teamId,
+    isEnterpriseInstall: record.isEnterpriseInstall,
+    kind: record.kind,
+    userId: record.userId,
+    appId: record.appId,
+    botId: record.botId,
+    botUserId: record.botUserId,
+    scopes: [...record.scopes],
+    accessToken: record.accessToken,
+    refreshToken: record.refreshToken,
+    expiresAt: record.expiresAt,
+    fallbackRefreshToken: record.fallbackRefreshToken,
+    status: record.status,
+    lastErrorCode: record.lastErrorCode,
+    refreshedAt: record.refreshedAt,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
