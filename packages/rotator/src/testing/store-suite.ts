@@ -1,4 +1,5 @@
 import type { TokenStore } from '../store/types.js';
+import { rotatorCases } from './rotator-cases.js';
 import { compareAndSetCases, deleteCases, recordCases } from './store-cases.js';
 import { concurrencyCases } from './store-concurrency-cases.js';
 import type { StoreCaseFixture } from './store-fixtures.js';
@@ -40,6 +41,7 @@ const STORE_CASES: Readonly<Record<string, readonly StoreCase[]>> = {
   list: listCases,
   delete: deleteCases,
   concurrency: concurrencyCases,
+  'rotators racing over the store': rotatorCases,
 };
 
 /**
