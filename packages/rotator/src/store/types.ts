@@ -112,7 +112,11 @@ export interface TokenStore {
    * `expectedVersion + 1`, in one atomic step. Returns the new record, or `undefined` when the
    * version did not match or the chain does not exist (nothing was changed).
    */
-  compareAndSet(chainKey: string, expectedVersion: number, update: TokenUpdate): Promise<TokenRecord | undefined>;
+  compareAndSet(
+    chainKey: string,
+    expectedVersion: number,
+    update: TokenUpdate,
+  ): Promise<TokenRecord | undefined>;
   /**
    * Lists chains matching `query`. With `expiresBefore`, records come ordered by `expiresAt` then
    * `chainKey`; otherwise by `chainKey`. Pages are stable under concurrent writes (keyset cursor).
