@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { summaryReporter } from './scripts/summary-reporter.js';
 
 export default defineConfig({
   test: {
+    reporters: ['default', summaryReporter],
     projects: [
       {
         test: {
