@@ -18,6 +18,8 @@ export type { CompleteInstallParams, InstallUrlOptions } from './install-flow.js
 export { createLocalLock } from './lock/local.js';
 export type { AcquireOptions, Lease, Lock } from './lock/types.js';
 export type { Logger } from './logger.js';
+export { createRotator } from './manager.js';
+export type { RotatorOptions } from './options.js';
 export type {
   GetTokenOptions,
   Rotator,
@@ -28,9 +30,7 @@ export type {
   SweepOptions,
   SweepResult,
   TokenInfo,
-} from './manager.js';
-export { createRotator } from './manager.js';
-export type { RotatorOptions } from './options.js';
+} from './rotator.js';
 export type { ClientAuthMethod } from './slack/transport.js';
 export { createMemoryStore } from './store/memory.js';
 export type {

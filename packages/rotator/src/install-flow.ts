@@ -6,7 +6,7 @@ import {
   RetryLaterError,
 } from './errors.js';
 import type { Logger } from './logger.js';
-import type { SavedInstallation, SaveInstallationOptions } from './manager.js';
+import type { SavedInstallation, SaveInstallationOptions } from './rotator.js';
 import { CONFIGURATION_ERRORS } from './slack/outcome.js';
 import type { ClientCredentials, RawResult, Transport } from './slack/transport.js';
 
@@ -46,6 +46,11 @@ export interface InstallFlow {
    * @throws RetryLaterError `slack_unavailable`
    */
   completeInstall(params: CompleteInstallParams): Promise<SavedInstallation>;
+  /**
+   * Turns a legacy long-lived token (`xoxb-…` / `xoxp-…`) into a rotating chain with
+   * `oauth.v2.exchange`, and saves it. Slack exchanges a token once.
+   */
+  exchangeLegacyToken(token: string, options?: { userId?: string }): Promise<SavedInstallation>;
 }
 
 const STATE_MAX_AGE_MS = 10 * 60_000;
@@ -170,5 +175,50 @@ export function createInstallFlow(deps: {
     return deps.saveInstallation(body, { issuedAt, ...(botId === undefined ? {} : { botId }) });
   }
 
-  return { createState, installUrl, completeInstall };
+  async function exchangeLegacyToken(
+    token: string,
+    options: { userId?: string } = {},
+  ): Promise<SavedInstallation> {
+    if (typeof token !== 'string' || !/^xox[bp]-/.test(token)) {
+      throw invalidArgument(
+        'exchangeLegacyToken needs a legacy xoxb- or xoxp- token',
+        'ERR_INVALID_ARG_VALUE',
+      );
+    }
+    const issuedAt = deps.now();
+    const raw = await deps.transport.send('oauth.v2.exchange', { token }, deps.credentials);
+    if (raw.kind !== 'json' || raw.status >= 500 || raw.status === 429) {
+      // Slack may have exchanged the token and the answer was lost: trying again would get
+      // token_already_exchanged, and the installation would need to be authorized again.
+      throw unavailable(raw);
+    }
+    const body = raw.body;
+    if (body.ok !== true) {
+      const slackError = typeof body.error === 'string' ? body.error : 'unknown_error';
+      if (slackError === 'token_rotation_not_enabled' || CONFIGURATION_ERRORS.has(slackError)) {
+        throw new ConfigurationError(
+          'invalid_client',
+          `[slack-rotator] Slack refused the exchange (${slackError})`,
+          {
+            slackError,
+            status: raw.status,
+          },
+        );
+      }
+      throw new ReauthorizationRequiredError(
+        'install_failed',
+        `[slack-rotator] Slack refused the exchange (${slackError})`,
+        {
+          slackError,
+          status: raw.status,
+        },
+      );
+    }
+    return deps.saveInstallation(body, {
+      issuedAt,
+      ...(options.userId === undefined ? {} : { userId: options.userId }),
+    });
+  }
+
+  return { createState, installUrl, completeInstall, exchangeLegacyToken };
 }

@@ -1,160 +1,30 @@
 import {
   type ChainKeyInput,
-  type ChainKind,
   candidateChainKeys,
   chainKeyOf,
   chainSuffixOf,
   installationIdOf,
 } from './chain.js';
 import { invalidArgument, isRetryable, RotatorError } from './errors.js';
-import { createEmitter, describeError, type Listener, type RotatorEventName } from './events.js';
-import { createInstallFlow, type InstallFlow } from './install-flow.js';
+import { createEmitter, describeError } from './events.js';
+import { createInstallFlow } from './install-flow.js';
 import { createLocalLock } from './lock/local.js';
 import type { Lock } from './lock/types.js';
 import { checkOptions, type ResolvedOptions, type RotatorOptions } from './options.js';
 import { createRefresher, inactiveError, notFoundError } from './refresher.js';
+import type {
+  GetTokenOptions,
+  Rotator,
+  SavedInstallation,
+  SaveInstallationOptions,
+  TokenInfo,
+} from './rotator.js';
 import { createSingleFlight } from './single-flight.js';
 import { type ChainDraft, parseInstallResponse } from './slack/install.js';
 import { createTransport } from './slack/transport.js';
 import type { TokenRecord } from './store/types.js';
+import { createSweeping } from './sweeper.js';
 import { EXPIRED_ERRORS, REREAD_ERRORS, slackErrorOf } from './with-token.js';
-
-export type { RotatorOptions } from './options.js';
-
-/** What {@link Rotator.getTokenInfo} returns. */
-export interface TokenInfo {
-  token: string;
-  /** When the token expires (epoch ms). */
-  expiresAt: number;
-  scopes: string[];
-  botId: string | null;
-  botUserId: string | null;
-  appId: string | null;
-  userId: string | null;
-  teamId: string | null;
-  enterpriseId: string | null;
-  isEnterpriseInstall: boolean;
-  chainKey: string;
-}
-
-/** Per-call options of {@link Rotator.getToken}. */
-export interface GetTokenOptions {
-  /**
-   * The token must stay valid at least this long (ms). Must not exceed the token lifetime minus
-   * `refreshWindowMs`: more would refresh on every call, and Slack's 2-active-token limit would then
-   * revoke tokens already handed out.
-   */
-  minValidityMs?: number;
-}
-
-/** What {@link Rotator.saveInstallation} stored. */
-export interface SavedInstallation {
-  installationId: string;
-  teamId: string | null;
-  enterpriseId: string | null;
-  isEnterpriseInstall: boolean;
-  appId: string | null;
-  chains: { chainKey: string; kind: ChainKind; userId: string | null; expiresAt: number }[];
-}
-
-/** Options of {@link Rotator.saveInstallation}. */
-export interface SaveInstallationOptions {
-  /** For an `oauth.v2.exchange` answer of a user token: whose token it is. */
-  userId?: string;
-  /** The bot id (`B…`); `oauth.v2.access` does not return it. */
-  botId?: string;
-  /** When Slack answered (epoch ms); `expires_in` counts from there. Default: now. */
-  issuedAt?: number;
-}
-
-/** The result of one {@link Rotator.sweep} pass. */
-export interface SweepResult {
-  checked: number;
-  refreshed: number;
-  failed: number;
-}
-
-/** Options of {@link Rotator.sweep}. */
-export interface SweepOptions {
-  /** Refresh chains expiring within this long (ms). Default: the refresh window plus its jitter. */
-  withinMs?: number;
-  /** How many refreshes run at once. Default 4. */
-  concurrency?: number;
-}
-
-/** Options of {@link Rotator.startSweeper}. */
-export interface SweeperOptions extends SweepOptions {
-  /** Time between passes (ms), ±10 % jitter. Default 60 000. */
-  intervalMs?: number;
-}
-
-/** A running sweeper. */
-export interface Sweeper {
-  /** Stops the loop and waits for the pass in progress. */
-  stop(): Promise<void>;
-}
-
-/** Keeps the rotating tokens of one Slack app fresh. Create it with {@link createRotator}. */
-export interface Rotator {
-  /** The app's client id. */
-  readonly clientId: string;
-  /**
-   * Stores the chains of an `oauth.v2.access` install answer (bot at the top level, user under
-   * `authed_user`; org-wide installs keyed by enterprise id) or an `oauth.v2.exchange` answer.
-   * A saved chain replaces the stored one and is `active` again.
-   * @throws TypeError `ERR_INVALID_ARG_VALUE` / `ERR_INVALID_ARG_TYPE` for a malformed answer; nothing is stored.
-   */
-  saveInstallation(response: unknown, options?: SaveInstallationOptions): Promise<SavedInstallation>;
-  /**
-   * A valid access token for the chain `key` names, refreshed first when due.
-   * @throws ReauthorizationRequiredError `installation_not_found`, `invalid_refresh_token`, `reauthorization_required`, `chain_revoked`
-   * @throws RetryLaterError when a refresh is needed now and Slack is unavailable (a still-valid token is served instead)
-   * @throws ConfigurationError `invalid_client`
-   */
-  getToken(key: ChainKeyInput, options?: GetTokenOptions): Promise<string>;
-  /** Like {@link Rotator.getToken}, with the token's expiry and the chain's ids and scopes. */
-  getTokenInfo(key: ChainKeyInput, options?: GetTokenOptions): Promise<TokenInfo>;
-  /**
-   * Calls `fn` with a fresh token. On `token_expired` (thrown, or answered as `{ ok: false }`) it
-   * refreshes — only if the stored token is still the one that failed — and calls `fn` once more.
-   * On `invalid_auth`, `token_revoked` or `account_inactive` it calls `fn` once more only if the
-   * stored token changed meanwhile. Never more than two calls.
-   */
-  withToken<T>(
-    key: ChainKeyInput,
-    fn: (token: string) => Promise<T> | T,
-    options?: GetTokenOptions,
-  ): Promise<T>;
-  /** Refreshes the chain now if due (or always, with `force`). Returns the resulting token info. */
-  refresh(key: ChainKeyInput, options?: { force?: boolean }): Promise<TokenInfo>;
-  /** Removes every chain of an installation. Returns how many were removed. */
-  deleteInstallation(installation: Omit<ChainKeyInput, 'chain'>): Promise<number>;
-  /** One pass over the chains that expire soon, refreshing those that are due. */
-  sweep(options?: SweepOptions): Promise<SweepResult>;
-  /** Runs {@link Rotator.sweep} in a loop until stopped (or the rotator is closed). */
-  startSweeper(options?: SweeperOptions): Sweeper;
-  /**
-   * The URL that starts the OAuth install flow (for apps without Bolt), with a signed `state`.
-   * Needs the `stateSecret` option.
-   */
-  installUrl: InstallFlow['installUrl'];
-  /**
-   * Finishes the OAuth install flow: checks `state`, exchanges `code` at `oauth.v2.access`, looks up
-   * the bot id with `auth.test`, and saves the installation.
-   * @throws ReauthorizationRequiredError `invalid_state` or `install_failed`
-   * @throws ConfigurationError `invalid_client`
-   * @throws RetryLaterError `slack_unavailable`
-   */
-  completeInstall: InstallFlow['completeInstall'];
-  /** Subscribes to an event; returns the unsubscribe function. */
-  on<E extends RotatorEventName>(name: E, listener: Listener<E>): () => void;
-  off<E extends RotatorEventName>(name: E, listener: Listener<E>): void;
-  /**
-   * Stops sweepers, waits for refreshes in flight, and aborts background reads. It does not close
-   * the store or the lock (they are the caller's).
-   */
-  close(): Promise<void>;
-}
 
 interface CacheEntry {
   record: TokenRecord;
@@ -205,7 +75,6 @@ export function createRotator(options: RotatorOptions): Rotator {
   const credentials = { clientId, clientSecret: settings.clientSecret, method: settings.clientAuth };
   const flights = createSingleFlight<TokenRecord>();
   const background = new Set<Promise<unknown>>();
-  const sweepers = new Set<Sweeper>();
   /** By chain key, and by the lookup string of each key that resolved to it. */
   const cache = new Map<string, CacheEntry>();
   let closed = false;
@@ -394,7 +263,10 @@ export function createRotator(options: RotatorOptions): Rotator {
     return record;
   }
 
-  async function saveInstallation(response: unknown, options: SaveInstallationOptions = {}) {
+  async function saveInstallation(
+    response: unknown,
+    options: SaveInstallationOptions = {},
+  ): Promise<SavedInstallation> {
     checkOpen();
     if (typeof options !== 'object' || options === null) {
       throw invalidArgument('options must be an object', 'ERR_INVALID_ARG_TYPE');
@@ -483,82 +355,17 @@ export function createRotator(options: RotatorOptions): Rotator {
     return infoOf(next);
   }
 
-  async function sweep(options: SweepOptions = {}): Promise<SweepResult> {
-    checkOpen();
-    const withinMs = options.withinMs ?? settings.refreshWindowMs + settings.refreshJitterMs;
-    const concurrency = options.concurrency ?? 4;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw invalidArgument('concurrency must be a positive integer');
-    }
-    const result: SweepResult = { checked: 0, refreshed: 0, failed: 0 };
-    let cursor: string | undefined;
-    do {
-      const page = await store.list({
-        clientId,
-        status: 'active',
-        expiresBefore: now() + withinMs,
-        limit: 100,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      cursor = page.cursor;
-      const due = page.records.filter((r) => isDue(r));
-      result.checked += page.records.length;
-      let next = 0;
-      const worker = async () => {
-        while (next < due.length && !closed) {
-          const record = due[next++] as TokenRecord;
-          try {
-            const after = await flights.run(record.chainKey, () =>
-              refresher.refresh(record.chainKey, { isDue: (r) => isDue(r) }),
-            );
-            if (after.version !== record.version) result.refreshed++;
-          } catch (error) {
-            result.failed++;
-            logger.warn(
-              { chainKey: record.chainKey, err: describeError(error) },
-              'slack-rotator sweep: refresh failed',
-            );
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
-    } while (cursor !== undefined && !closed);
-    return result;
-  }
-
-  function startSweeper(options: SweeperOptions = {}): Sweeper {
-    checkOpen();
-    const intervalMs = options.intervalMs ?? 60_000;
-    if (typeof intervalMs !== 'number' || !(intervalMs > 0)) {
-      throw invalidArgument('intervalMs must be a positive number of milliseconds');
-    }
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let running: Promise<unknown> = Promise.resolve();
-    const schedule = () => {
-      if (stopped || closed) return;
-      const delay = intervalMs * (0.9 + Math.random() * 0.2);
-      timer = setTimeout(() => {
-        running = sweep(options)
-          .catch((error: unknown) =>
-            logger.error({ err: describeError(error) }, 'slack-rotator sweep failed'),
-          )
-          .finally(schedule);
-      }, delay);
-      timer.unref?.();
-    };
-    const sweeper: Sweeper = {
-      async stop() {
-        stopped = true;
-        clearTimeout(timer);
-        sweepers.delete(sweeper);
-        await running;
-      },
-    };
-    sweepers.add(sweeper);
-    schedule();
-    return sweeper;
-  }
+  const { sweep, startSweeper, stopSweepers } = createSweeping({
+    store,
+    clientId,
+    now,
+    logger,
+    defaultWithinMs: settings.refreshWindowMs + settings.refreshJitterMs,
+    isDue: (record) => isDue(record),
+    refresh: (record) =>
+      flights.run(record.chainKey, () => refresher.refresh(record.chainKey, { isDue: (r) => isDue(r) })),
+    isClosed: () => closed,
+  });
 
   async function deleteInstallation(installation: Omit<ChainKeyInput, 'chain'>): Promise<number> {
     checkOpen();
@@ -595,19 +402,29 @@ export function createRotator(options: RotatorOptions): Rotator {
     withToken,
     refresh,
     deleteInstallation,
-    sweep,
-    startSweeper,
+    sweep(options) {
+      checkOpen();
+      return sweep(options);
+    },
+    startSweeper(options) {
+      checkOpen();
+      return startSweeper(options);
+    },
     installUrl: (options) => install.installUrl(options),
     completeInstall: (params) => {
       checkOpen();
       return install.completeInstall(params);
+    },
+    exchangeLegacyToken: (token, options) => {
+      checkOpen();
+      return install.exchangeLegacyToken(token, options);
     },
     on: (name, listener) => events.on(name, listener),
     off: (name, listener) => events.off(name, listener),
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([...sweepers].map((s) => s.stop()));
+      await stopSweepers();
       await flights.idle();
       await Promise.allSettled([...background]);
       transport.close();

@@ -63,3 +63,43 @@ describe('completeInstall (OAuth without Bolt)', () => {
     expect(() => h.rotator.installUrl({ scopes: [] })).toThrow(/stateSecret/);
   });
 });
+
+describe('exchangeLegacyToken (oauth.v2.exchange)', () => {
+  test('a legacy bot token becomes a rotating chain, once', async () => {
+    h = await harness();
+    const legacy = h.slack.createLegacyToken({ teamId: 'T1', kind: 'bot' });
+    const saved = await h.rotator.exchangeLegacyToken(legacy);
+    expect(saved.chains[0]?.chainKey).toBe(`${h.slack.clientId}:T1:bot`);
+    const token = await h.rotator.getToken({ teamId: 'T1' });
+    expect(token.startsWith('xoxe.xoxb-')).toBe(true);
+    await expect(h.rotator.exchangeLegacyToken(legacy)).rejects.toMatchObject({
+      name: 'ReauthorizationRequiredError',
+      code: 'install_failed',
+      slackError: 'token_already_exchanged',
+    });
+  });
+
+  test('a user token is saved under the named user', async () => {
+    h = await harness();
+    const legacy = h.slack.createLegacyToken({ teamId: 'T1', userId: 'U9', kind: 'user' });
+    const saved = await h.rotator.exchangeLegacyToken(legacy, { userId: 'U9' });
+    expect(saved.chains[0]?.chainKey).toBe(`${h.slack.clientId}:T1:user:U9`);
+  });
+
+  test('rotation not enabled is a configuration error', async () => {
+    h = await harness({ slack: { rotationEnabled: false } });
+    const legacy = h.slack.createLegacyToken({ teamId: 'T1', kind: 'bot' });
+    await expect(h.rotator.exchangeLegacyToken(legacy)).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      slackError: 'token_rotation_not_enabled',
+    });
+  });
+
+  test('a token that is not a legacy token is a TypeError, and Slack is not called', async () => {
+    h = await harness();
+    await expect(h.rotator.exchangeLegacyToken('xoxe.xoxb-1-rotating')).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+    expect(h.slack.calls).toHaveLength(0);
+  });
+});

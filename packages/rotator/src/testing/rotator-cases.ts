@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Lease, Lock } from '../lock/types.js';
-import { createRotator, type Rotator } from '../manager.js';
+import { createRotator } from '../manager.js';
 import type { RotatorOptions } from '../options.js';
+import type { Rotator } from '../rotator.js';
 import { createFakeSlack, type FakeSlack, type FakeSlackOptions } from './fake-slack.js';
 import type { StoreCaseFixture } from './store-fixtures.js';
 import { pause, type SuiteCase } from './suite.js';

@@ -1,5 +1,7 @@
 import type { Logger } from '../../src/logger.js';
-import { createRotator, type Rotator, type RotatorOptions } from '../../src/manager.js';
+import { createRotator } from '../../src/manager.js';
+import type { RotatorOptions } from '../../src/options.js';
+import type { Rotator } from '../../src/rotator.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import type { TokenStore } from '../../src/store/types.js';
 import { createFakeSlack, type FakeSlack, type FakeSlackOptions } from '../../src/testing/fake-slack.js';
