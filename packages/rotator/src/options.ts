@@ -32,7 +32,7 @@ export interface RotatorOptions {
   requestTimeoutMs?: number;
   /** How long a timed-out refresh answer is still awaited in the background (ms). Default 30 000. */
   lateAnswerMs?: number;
-  /** Delays before prompt retries of an ambiguous refresh with the same token (ms). Default [100, 400, 1000]. */
+  /** Delays before prompt retries of an ambiguous refresh with the same token (ms). Default [100, 300, 600, 1000]: about 2 s, inside Slack's grace period. */
   ambiguousRetryDelaysMs?: number[];
   /** How many times a rate-limited refresh is tried again. Default 2. */
   rateLimitRetries?: number;
@@ -142,7 +142,7 @@ export function checkOptions(options: RotatorOptions): ResolvedOptions {
   if (clientAuth !== 'basic' && clientAuth !== 'form')
     throw invalidArgument("clientAuth must be 'basic' or 'form'");
   const requestTimeoutMs = duration(options.requestTimeoutMs, 'requestTimeoutMs', 10_000, { positive: true });
-  const delays = options.ambiguousRetryDelaysMs ?? [100, 400, 1000];
+  const delays = options.ambiguousRetryDelaysMs ?? [100, 300, 600, 1000];
   if (!Array.isArray(delays))
     throw invalidArgument('ambiguousRetryDelaysMs must be an array', 'ERR_INVALID_ARG_TYPE');
   for (const [i, d] of delays.entries()) duration(d, `ambiguousRetryDelaysMs[${i}]`, 0);

@@ -281,8 +281,20 @@ export function createRefresher(settings: RefresherSettings) {
               ),
             );
           }
-          case 'rate_limited':
-            return { rateLimitedMs: outcome.retryAfterMs };
+          case 'rate_limited': {
+            // After an ambiguous answer the token may be spent, and Slack's grace period is short:
+            // keep the lock and the same token, and count the wait as one of the prompt retries.
+            const delay =
+              ambiguousRetries > 0 ? settings.ambiguousRetryDelaysMs[ambiguousRetries] : undefined;
+            if (delay === undefined) return { rateLimitedMs: outcome.retryAfterMs };
+            ambiguousRetries++;
+            logger.warn(
+              { chainKey: record.chainKey, waitMs: delay },
+              'slack-rotator rate-limited after an unclear answer',
+            );
+            await settings.sleep(Math.min(outcome.retryAfterMs ?? delay, delay));
+            continue;
+          }
           case 'configuration':
             throw failure(
               record,

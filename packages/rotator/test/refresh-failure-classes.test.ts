@@ -224,6 +224,21 @@ describe('rate limits', () => {
     expect((refreshes[1]?.at as number) - (refreshes[0]?.at as number)).toBeGreaterThanOrEqual(900);
   });
 
+  test('a 429 right after an unclear answer keeps the lock and the same token, inside the grace period', async () => {
+    h = await harness({ slack: { siblingSurvivor: 'last' } });
+    const [chainKey] = (await h.installWith({ teamId: 'T1' }, 0)) as [string];
+    const before = await h.store.get(chainKey);
+    h.slack.injectFault('rotate_then_drop');
+    h.slack.injectFault('rate_limited', { retryAfterSeconds: 5 });
+    await h.rotator.getToken({ teamId: 'T1' });
+    const refreshes = h.slack.calls.filter((c) => c.grantType === 'refresh_token');
+    expect(refreshes.map((c) => c.outcome)).toEqual(['fault:rotate_then_drop', 'fault:rate_limited', 'ok']);
+    expect(refreshes.every((c) => c.refreshToken === before?.refreshToken)).toBe(true);
+    expect((refreshes[2]?.at as number) - (refreshes[0]?.at as number)).toBeLessThan(2_000);
+    const after = await h.store.get(chainKey);
+    expect(h.slack.peekRefreshToken(after?.refreshToken as string)).toBe('active');
+  });
+
   test('rate-limited past the retries: RetryLaterError with retryAt', async () => {
     h = await harness({ rotator: { rateLimitRetries: 1, rateLimitMaxWaitMs: 10 } });
     await h.installWith({ teamId: 'T1' }, 0);
