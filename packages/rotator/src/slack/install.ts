@@ -1,23 +1,24 @@
-import type { ChainKind } from '../chain.js';
 import { invalidArgument } from '../errors.js';
+import type { TokenRecord } from '../store/types.js';
 import { parseScopes } from './outcome.js';
 
 /** One chain read out of an install or exchange answer, before it is keyed and stored. */
-export interface ChainDraft {
-  installationId: string;
-  enterpriseId: string | null;
-  teamId: string | null;
-  isEnterpriseInstall: boolean;
-  kind: ChainKind;
-  userId: string | null;
-  appId: string | null;
-  botId: string | null;
-  botUserId: string | null;
-  scopes: string[];
-  accessToken: string;
-  refreshToken: string;
-  expiresAt: number;
-}
+export type ChainDraft = Pick<
+  TokenRecord,
+  | 'installationId'
+  | 'enterpriseId'
+  | 'teamId'
+  | 'isEnterpriseInstall'
+  | 'kind'
+  | 'userId'
+  | 'appId'
+  | 'botId'
+  | 'botUserId'
+  | 'scopes'
+  | 'accessToken'
+  | 'refreshToken'
+  | 'expiresAt'
+>;
 
 /** Options for reading an install or exchange answer. */
 export interface ParseInstallOptions {
@@ -109,21 +110,22 @@ export function parseInstallResponse(response: unknown, options: ParseInstallOpt
   const authedUser = response.authed_user;
   const isExchange = authedUser === undefined && typeof response.token_type === 'string';
 
+  const userDraft = (body: Json, userId: string, path: string): ChainDraft => ({
+    ...who,
+    kind: 'user',
+    userId,
+    appId,
+    botId: null,
+    botUserId: null,
+    scopes: parseScopes(body.scope) ?? [],
+    ...tokenFields(body, path, options.issuedAt),
+  });
+
   if (isExchange && response.token_type === 'user') {
     const userId = options.userId ?? optionalId(response.user_id, 'user_id');
     if (userId === null)
       throw invalidArgument('a user token exchange needs options.userId (whose token it is)');
-    drafts.push({
-      ...who,
-      kind: 'user',
-      userId,
-      appId,
-      botId: null,
-      botUserId: null,
-      scopes: parseScopes(response.scope) ?? [],
-      ...tokenFields(response, '', options.issuedAt),
-    });
-    return drafts;
+    return [userDraft(response, userId, '')];
   }
 
   if (response.access_token !== undefined) {
@@ -146,16 +148,7 @@ export function parseInstallResponse(response: unknown, options: ParseInstallOpt
     if (authedUser.access_token !== undefined) {
       const userId = optionalId(authedUser.id, 'authed_user.id');
       if (userId === null) throw invalidArgument('authed_user.id is required with a user token');
-      drafts.push({
-        ...who,
-        kind: 'user',
-        userId,
-        appId,
-        botId: null,
-        botUserId: null,
-        scopes: parseScopes(authedUser.scope) ?? [],
-        ...tokenFields(authedUser, 'authed_user.', options.issuedAt),
-      });
+      drafts.push(userDraft(authedUser, userId, 'authed_user.'));
     }
   }
   if (drafts.length === 0) throw invalidArgument('the install response holds no access token');
