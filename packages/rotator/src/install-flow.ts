@@ -4,6 +4,7 @@ import {
   invalidArgument,
   ReauthorizationRequiredError,
   RetryLaterError,
+  type RotatorError,
 } from './errors.js';
 import type { Logger } from './logger.js';
 import type { SavedInstallation, SaveInstallationOptions } from './rotator.js';
@@ -123,6 +124,23 @@ export function createInstallFlow(deps: {
     );
   }
 
+  /** The error for an `ok: false` answer to the install or exchange. */
+  function refusal(body: Record<string, unknown>, status: number, what: string): RotatorError {
+    const slackError = typeof body.error === 'string' ? body.error : 'unknown_error';
+    const details = { slackError, status };
+    return CONFIGURATION_ERRORS.has(slackError)
+      ? new ConfigurationError(
+          'invalid_client',
+          `[slack-rotator] Slack refused the ${what} (${slackError}); check the app's settings`,
+          details,
+        )
+      : new ReauthorizationRequiredError(
+          'install_failed',
+          `[slack-rotator] Slack refused the ${what} (${slackError})`,
+          details,
+        );
+  }
+
   async function completeInstall(params: CompleteInstallParams): Promise<SavedInstallation> {
     if (
       typeof params !== 'object' ||
@@ -139,27 +157,7 @@ export function createInstallFlow(deps: {
     const raw = await deps.transport.send('oauth.v2.access', form, deps.credentials);
     if (raw.kind !== 'json' || raw.status >= 500 || raw.status === 429) throw unavailable(raw);
     const body = raw.body;
-    if (body.ok !== true) {
-      const slackError = typeof body.error === 'string' ? body.error : 'unknown_error';
-      if (CONFIGURATION_ERRORS.has(slackError)) {
-        throw new ConfigurationError(
-          'invalid_client',
-          `[slack-rotator] Slack refused the app's credentials (${slackError})`,
-          {
-            slackError,
-            status: raw.status,
-          },
-        );
-      }
-      throw new ReauthorizationRequiredError(
-        'install_failed',
-        `[slack-rotator] Slack refused the install (${slackError})`,
-        {
-          slackError,
-          status: raw.status,
-        },
-      );
-    }
+    if (body.ok !== true) throw refusal(body, raw.status, 'install');
     let botId: string | undefined;
     if (typeof body.access_token === 'string') {
       const test = await deps.transport.send('auth.test', {}, { bearer: body.access_token });
@@ -193,27 +191,7 @@ export function createInstallFlow(deps: {
       throw unavailable(raw);
     }
     const body = raw.body;
-    if (body.ok !== true) {
-      const slackError = typeof body.error === 'string' ? body.error : 'unknown_error';
-      if (slackError === 'token_rotation_not_enabled' || CONFIGURATION_ERRORS.has(slackError)) {
-        throw new ConfigurationError(
-          'invalid_client',
-          `[slack-rotator] Slack refused the exchange (${slackError})`,
-          {
-            slackError,
-            status: raw.status,
-          },
-        );
-      }
-      throw new ReauthorizationRequiredError(
-        'install_failed',
-        `[slack-rotator] Slack refused the exchange (${slackError})`,
-        {
-          slackError,
-          status: raw.status,
-        },
-      );
-    }
+    if (body.ok !== true) throw refusal(body, raw.status, 'exchange');
     return deps.saveInstallation(body, {
       issuedAt,
       ...(options.userId === undefined ? {} : { userId: options.userId }),
