@@ -18,6 +18,7 @@ import { seededRandom } from './load.js';
 import {
   emptyStats,
   type FromWorker,
+  type Setup,
   sumStats,
   type ToWorker,
   type WorkerStats,
@@ -49,40 +50,45 @@ async function install(slack: FakeSlack, store: TokenStore, config: DemoConfig):
 
 interface Worker {
   child: ChildProcess;
-  stats: WorkerStats;
+  /** The worker's latest counts. */
+  stats(): WorkerStats;
+  /** Resolves when the worker is set up; rejects if it fails first. */
   ready: Promise<void>;
+  /** Resolves when the worker has reported its final counts and exited cleanly. */
   done: Promise<void>;
 }
 
-function startWorker(setup: Extract<ToWorker, { type: 'setup' }>): Worker {
+function startWorker(setup: Setup): Worker {
   const child = fork(fileURLToPath(new URL('./worker.ts', import.meta.url)), [], {
     execArgv: ['--import', import.meta.resolve('tsx')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const worker: Worker = { child, stats: emptyStats(), ready: Promise.resolve(), done: Promise.resolve() };
-  let onReady = () => {};
-  worker.ready = new Promise<void>((resolve) => {
-    onReady = resolve;
-  });
-  worker.done = new Promise<void>((resolve, reject) => {
+  let stats = emptyStats();
+  let markReady = () => {};
+  const done = new Promise<void>((resolve, reject) => {
     let finished = false;
+    child.on('error', reject);
     child.on('message', (message: FromWorker) => {
-      if (message.type === 'ready') onReady();
-      else if (message.type === 'progress') worker.stats = message.stats;
-      else if (message.type === 'done') {
-        worker.stats = message.stats;
-        finished = true;
-      } else reject(new Error(`worker ${setup.index} failed: ${message.message}`));
+      if (message.type === 'ready') markReady();
+      else if (message.type === 'failed')
+        reject(new Error(`worker ${setup.index} failed: ${message.message}`));
+      else {
+        stats = message.stats;
+        finished ||= message.type === 'done';
+      }
     });
     child.on('exit', (code) => {
       if (finished && code === 0) resolve();
       else reject(new Error(`worker ${setup.index} exited with code ${code} before finishing`));
     });
   });
-  // A worker that dies before it is ready must not leave main waiting for it.
-  worker.done.catch(() => onReady());
+  // A worker that fails while starting fails the start, rather than leaving main waiting for it.
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    done.catch(reject);
+  });
   child.send(setup);
-  return worker;
+  return { child, stats: () => stats, ready, done };
 }
 
 /** A progress line on stderr: rewritten in place on a terminal, a plain line every 2 s otherwise. */
@@ -147,7 +153,7 @@ async function main(): Promise<void> {
     for (const w of workers) w.child.send({ type: 'go', startAt, endAt } satisfies ToWorker);
 
     const stopProgress = startProgress(async () => {
-      const stats = sumStats(workers.map((w) => w.stats));
+      const stats = sumStats(workers.map((w) => w.stats()));
       const counts = slackCounts(slack);
       const { lockouts, chains } = await countLockouts(store, slack, slack.clientId);
       const elapsed = Math.max(0, (Date.now() - startAt) / 1000)
@@ -165,7 +171,7 @@ async function main(): Promise<void> {
     await sleep(SETTINGS.refreshGraceMs + 250);
     const report = buildReport(
       config,
-      sumStats(workers.map((w) => w.stats)),
+      sumStats(workers.map((w) => w.stats())),
       slackCounts(slack),
       await countLockouts(store, slack, slack.clientId),
     );
