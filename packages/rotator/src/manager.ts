@@ -77,6 +77,8 @@ export function createRotator(options: RotatorOptions): Rotator {
   const background = new Set<Promise<unknown>>();
   /** By chain key, and by the lookup string of each key that resolved to it. */
   const cache = new Map<string, CacheEntry>();
+  /** Bot chains by installation id: the hot path's lookup, which builds no string. */
+  const botCache = new Map<string, CacheEntry>();
   let closed = false;
 
   const thresholdOf = (record: TokenRecord) =>
@@ -93,6 +95,7 @@ export function createRotator(options: RotatorOptions): Rotator {
     if (entry === undefined) {
       entry = { record, freshUntil };
       cache.set(record.chainKey, entry);
+      if (record.kind === 'bot') botCache.set(record.installationId, entry);
     } else if (record.version >= entry.record.version || record.status !== entry.record.status) {
       entry.record = record;
       entry.freshUntil = freshUntil;
@@ -102,7 +105,10 @@ export function createRotator(options: RotatorOptions): Rotator {
 
   function forget(chainKey: string): void {
     const entry = cache.get(chainKey);
-    if (entry !== undefined) entry.freshUntil = 0;
+    if (entry !== undefined) {
+      entry.freshUntil = 0;
+      if (botCache.get(entry.record.installationId) === entry) botCache.delete(entry.record.installationId);
+    }
     cache.delete(chainKey);
   }
 
@@ -233,9 +239,13 @@ export function createRotator(options: RotatorOptions): Rotator {
     // The hot path: a plain bot key with no options, cached and fresh.
     if (options === undefined && key !== null && typeof key === 'object' && key.chain === undefined) {
       const id =
-        key.isEnterpriseInstall === true ? key.enterpriseId : key.enterpriseId ? undefined : key.teamId;
+        key.isEnterpriseInstall === true
+          ? key.enterpriseId
+          : key.isEnterpriseInstall === false || !key.enterpriseId
+            ? key.teamId
+            : undefined;
       if (typeof id === 'string') {
-        const entry = cache.get(`${clientId}:${id}:bot`);
+        const entry = botCache.get(id);
         if (entry !== undefined && now() < entry.freshUntil && !closed) return entry.record.accessToken;
       }
     }
@@ -375,6 +385,7 @@ export function createRotator(options: RotatorOptions): Rotator {
       if (entry.record.installationId === installationId) {
         entry.freshUntil = 0;
         cache.delete(lookup);
+        botCache.delete(installationId);
       }
     }
     logger.info({ installationId, removed }, 'slack-rotator installation deleted');
