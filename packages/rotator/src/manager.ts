@@ -32,9 +32,10 @@ interface CacheEntry {
   freshUntil: number;
 }
 
+/** A wait inside an awaited call: it keeps the process alive, so the call can finish. */
 const sleep = (ms: number) =>
   new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref?.();
+    setTimeout(resolve, ms);
   });
 
 /** A stable per-chain fraction in [0, 1): spreads refreshes of chains installed together. */
