@@ -39,3 +39,18 @@ describe('single-flight refresh', () => {
     expect(h.slack.chains().every((c) => c.duplicates === 0)).toBe(true);
   });
 });
+
+describe('client credentials', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  test.each(['basic', 'form'] as const)('sent as %s', async (clientAuth) => {
+    h = await harness({ rotator: { clientAuth } });
+    await h.installWith({ teamId: 'T1' }, 0);
+    await h.rotator.getToken({ teamId: 'T1' });
+    const refreshes = h.slack.calls.filter((c) => c.grantType === 'refresh_token');
+    expect(refreshes.map((c) => [c.clientAuth, c.outcome])).toEqual([[clientAuth, 'ok']]);
+  });
+});
