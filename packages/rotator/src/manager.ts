@@ -263,6 +263,7 @@ export function createRotator(options: RotatorOptions): Rotator {
       clientId,
       ...draft,
       fallbackRefreshToken: null,
+      refreshIntent: null,
       status: 'active',
       lastErrorCode: null,
       refreshedAt: null,

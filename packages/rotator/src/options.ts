@@ -93,7 +93,9 @@ function nonEmpty(value: unknown, name: string): string {
 function isStore(value: unknown): value is TokenStore {
   if (typeof value !== 'object' || value === null) return false;
   const store = value as Record<string, unknown>;
-  return ['get', 'put', 'compareAndSet', 'list', 'delete'].every((m) => typeof store[m] === 'function');
+  return ['get', 'put', 'compareAndSet', 'recordIntent', 'list', 'delete'].every(
+    (m) => typeof store[m] === 'function',
+  );
 }
 
 /** Validates and completes the options; fails fast with a message naming the option. */
@@ -105,7 +107,7 @@ export function checkOptions(options: RotatorOptions): ResolvedOptions {
   const clientSecret = nonEmpty(options.clientSecret, 'clientSecret');
   if (!isStore(options.store)) {
     throw invalidArgument(
-      'store must be a TokenStore (get, put, compareAndSet, list, delete)',
+      'store must be a TokenStore (get, put, compareAndSet, recordIntent, list, delete)',
       'ERR_INVALID_ARG_TYPE',
     );
   }

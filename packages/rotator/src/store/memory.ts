@@ -5,9 +5,11 @@ import { compareRecords, encodeCursor, isAfter, planList } from './list.js';
 import {
   checkChainKey,
   checkDeleteQuery,
+  checkIntent,
   checkNewRecord,
   checkUpdate,
   checkVersion,
+  copyIntent,
   copyNewRecord,
   copyRecord,
 } from './record.js';
@@ -16,6 +18,7 @@ import type {
   ListPage,
   ListQuery,
   NewTokenRecord,
+  RefreshIntent,
   TokenRecord,
   TokenStore,
   TokenUpdate,
@@ -76,11 +79,30 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TokenStore 
       const next: Record<string, unknown> = { ...existing, version: expectedVersion + 1 };
       for (const field of fields) {
         const value = update[field];
-        next[field] = Array.isArray(value) ? [...value] : value;
+        next[field] =
+          field === 'refreshIntent'
+            ? copyIntent(value as RefreshIntent | null)
+            : Array.isArray(value)
+              ? [...value]
+              : value;
       }
       const stored = next as unknown as TokenRecord;
       records.set(chainKey, stored);
       return copyRecord(stored);
+    },
+
+    async recordIntent(
+      chainKey: string,
+      expectedVersion: number,
+      intent: RefreshIntent | null,
+    ): Promise<boolean> {
+      checkChainKey(chainKey);
+      checkVersion(expectedVersion);
+      checkIntent(intent);
+      const existing = records.get(chainKey);
+      if (existing === undefined || existing.version !== expectedVersion) return false;
+      records.set(chainKey, { ...existing, refreshIntent: copyIntent(intent) });
+      return true;
     },
 
     async list(query?: ListQuery): Promise<ListPage> {

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../errors.js';
-import type { DeleteQuery, NewTokenRecord, TokenRecord, TokenUpdate } from './types.js';
+import type { DeleteQuery, NewTokenRecord, RefreshIntent, TokenRecord, TokenUpdate } from './types.js';
 
 type Check = (value: unknown) => boolean;
 
@@ -8,6 +8,18 @@ const textOrNull: Check = (value) => value === null || typeof value === 'string'
 const instant: Check = (value) => typeof value === 'number' && Number.isFinite(value);
 const instantOrNull: Check = (value) => value === null || instant(value);
 const scopes: Check = (value) => Array.isArray(value) && value.every((scope) => typeof scope === 'string');
+const intentOrNull: Check = (value) => {
+  if (value === null) return true;
+  if (typeof value !== 'object') return false;
+  const { version, fingerprint, startedAt, deadlineAt } = value as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(version) &&
+    (version as number) >= 1 &&
+    text(fingerprint) &&
+    instant(startedAt) &&
+    instant(deadlineAt)
+  );
+};
 const oneOf =
   (...allowed: string[]): Check =>
   (value) =>
@@ -19,6 +31,7 @@ const UPDATE_CHECKS = {
   refreshToken: text,
   expiresAt: instant,
   fallbackRefreshToken: textOrNull,
+  refreshIntent: intentOrNull,
   status: oneOf('active', 'reauthorization_required', 'revoked'),
   lastErrorCode: textOrNull,
   refreshedAt: instantOrNull,
@@ -158,10 +171,28 @@ export function copyNewRecord(record: NewTokenRecord): NewTokenRecord {
     refreshToken: record.refreshToken,
     expiresAt: record.expiresAt,
     fallbackRefreshToken: record.fallbackRefreshToken,
+    refreshIntent: copyIntent(record.refreshIntent),
     status: record.status,
     lastErrorCode: record.lastErrorCode,
     refreshedAt: record.refreshedAt,
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
+}
+
+/** A copy of an intent with exactly its four fields, or `null`. */
+export function copyIntent(intent: RefreshIntent | null): RefreshIntent | null {
+  if (intent === null) return null;
+  const { version, fingerprint, startedAt, deadlineAt } = intent;
+  return { version, fingerprint, startedAt, deadlineAt };
+}
+
+/**
+ * Checks an intent given to `recordIntent` (or `null`).
+ * @throws TypeError (`ERR_INVALID_ARG_VALUE`) when it is neither `null` nor a valid intent.
+ */
+export function checkIntent(intent: RefreshIntent | null): void {
+  if (!intentOrNull(intent)) {
+    throw invalidArgument('intent must be null or { version, fingerprint, startedAt, deadlineAt }');
+  }
 }

@@ -74,6 +74,8 @@ const MIGRATIONS: ((tables: SqliteTables) => string)[] = [
       acquired_at INTEGER NOT NULL,
       expires_at INTEGER NOT NULL
     );`,
+  // 2: the write-ahead refresh intent (JSON), written without bumping the version.
+  ({ chains }) => `ALTER TABLE ${chains} ADD COLUMN refresh_intent TEXT;`,
 ];
 
 /** The schema version this build of the library writes and reads. */

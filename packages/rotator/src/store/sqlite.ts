@@ -6,6 +6,7 @@ import { encodeCursor, planList } from './list.js';
 import {
   checkChainKey,
   checkDeleteQuery,
+  checkIntent,
   checkNewRecord,
   checkUpdate,
   checkVersion,
@@ -24,6 +25,7 @@ import type {
   ListPage,
   ListQuery,
   NewTokenRecord,
+  RefreshIntent,
   TokenRecord,
   TokenStore,
   TokenUpdate,
@@ -61,6 +63,7 @@ const COLUMNS = [
   ['refreshToken', 'refresh_token'],
   ['expiresAt', 'expires_at'],
   ['fallbackRefreshToken', 'fallback_refresh_token'],
+  ['refreshIntent', 'refresh_intent'],
   ['status', 'status'],
   ['lastErrorCode', 'last_error_code'],
   ['refreshedAt', 'refreshed_at'],
@@ -72,6 +75,7 @@ const COLUMN_OF = new Map<string, string>(COLUMNS);
 
 function toColumn(field: string, value: unknown): unknown {
   if (field === 'scopes') return JSON.stringify(value);
+  if (field === 'refreshIntent') return value === null ? null : JSON.stringify(value);
   if (field === 'isEnterpriseInstall') return value === true ? 1 : 0;
   return value;
 }
@@ -82,7 +86,8 @@ function toRecord(row: unknown): TokenRecord {
   const record: Record<string, unknown> = { version: toNumber(columns.version) };
   for (const [field, column] of COLUMNS) {
     const value = toNumber(columns[column]);
-    if (field === 'scopes') record[field] = parseScopes(value);
+    if (field === 'scopes' || field === 'refreshIntent')
+      record[field] = value === null ? null : parseJson(value);
     else if (field === 'isEnterpriseInstall')
       record[field] = value === 1 ? true : value === 0 ? false : value;
     else record[field] = value;
@@ -97,7 +102,7 @@ function toRecord(row: unknown): TokenRecord {
   return record as unknown as TokenRecord;
 }
 
-function parseScopes(value: unknown): unknown {
+function parseJson(value: unknown): unknown {
   if (typeof value !== 'string') return value;
   try {
     return JSON.parse(value);
@@ -203,6 +208,24 @@ export function createSqliteStore(options: SqliteStoreOptions): TokenStore & { r
         chainKey,
       );
       return row === undefined ? undefined : toRecord(row);
+    },
+
+    async recordIntent(
+      chainKey: string,
+      expectedVersion: number,
+      intent: RefreshIntent | null,
+    ): Promise<boolean> {
+      checkChainKey(chainKey);
+      checkVersion(expectedVersion);
+      checkIntent(intent);
+      const sql = `UPDATE ${t} SET refresh_intent = ? WHERE chain_key = ? AND version = ?`;
+      const result = await withBusyRetry(
+        'recordIntent',
+        busy.busyWaitMs,
+        () => prepared(sql).run(toColumn('refreshIntent', intent), chainKey, expectedVersion),
+        chainKey,
+      );
+      return result.changes === 1;
     },
 
     async list(query?: ListQuery): Promise<ListPage> {

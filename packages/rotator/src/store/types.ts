@@ -10,6 +10,23 @@ import type { Lock } from '../lock/types.js';
  */
 export type ChainStatus = 'active' | 'reauthorization_required' | 'revoked';
 
+/**
+ * A write-ahead note that a refresh is being sent to Slack, written before the request without
+ * changing the record's version, and cleared by the compare-and-set that stores the new pair. One
+ * still present past `deadlineAt`, at the same version, means Slack may have rotated the chain and
+ * the answer was lost.
+ */
+export interface RefreshIntent {
+  /** The record version the refresh started from. */
+  version: number;
+  /** A fingerprint of the refresh token presented (SHA-256, or HMAC with the key ring), never the token. */
+  fingerprint: string;
+  /** When the refresh started (epoch ms). */
+  startedAt: number;
+  /** After this instant an intent still present means the answer was lost (epoch ms). */
+  deadlineAt: number;
+}
+
 /** One token chain, as stored. Every field is plain data (a store copies it in and out). */
 export interface TokenRecord {
   /** `"<clientId>:<E…|T…>:bot"`, `"<clientId>:<E…|T…>:user:<U…>"` or `"config:<T…>:<U…>"`. */
@@ -36,7 +53,9 @@ export interface TokenRecord {
    * retried), kept to try before the chain is declared dead. `null` when there is none.
    */
   fallbackRefreshToken: string | null;
-  /** The fence: incremented by every write. Starts at 1. */
+  /** A refresh in flight (or whose answer was lost); `null` when there is none. */
+  refreshIntent: RefreshIntent | null;
+  /** The fence: incremented by every write except {@link TokenStore.recordIntent}. Starts at 1. */
   version: number;
   status: ChainStatus;
   /** The code of the last refresh failure, or `null`. Never a token. */
@@ -58,6 +77,7 @@ export type TokenUpdate = Partial<
     | 'refreshToken'
     | 'expiresAt'
     | 'fallbackRefreshToken'
+    | 'refreshIntent'
     | 'status'
     | 'lastErrorCode'
     | 'refreshedAt'
@@ -117,6 +137,12 @@ export interface TokenStore {
     expectedVersion: number,
     update: TokenUpdate,
   ): Promise<TokenRecord | undefined>;
+  /**
+   * Sets (or, with `null`, clears) the chain's refresh intent only if its `version` is
+   * `expectedVersion`, in one atomic step, WITHOUT changing the version or any other field.
+   * Returns `true` when written, `false` when the version did not match or the chain does not exist.
+   */
+  recordIntent(chainKey: string, expectedVersion: number, intent: RefreshIntent | null): Promise<boolean>;
   /**
    * Lists chains matching `query`. With `expiresBefore`, records come ordered by `expiresAt` then
    * `chainKey`; otherwise by `chainKey`. Pages are stable under concurrent writes (keyset cursor).

@@ -42,6 +42,7 @@ export function sampleRecord(
     ...fakeTokens(),
     expiresAt: BASE_AT + 12 * 3_600_000,
     fallbackRefreshToken: null,
+    refreshIntent: null,
     status: 'active',
     lastErrorCode: null,
     refreshedAt: null,

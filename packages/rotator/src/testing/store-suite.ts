@@ -3,6 +3,7 @@ import { rotatorCases } from './rotator-cases.js';
 import { compareAndSetCases, deleteCases, recordCases } from './store-cases.js';
 import { concurrencyCases } from './store-concurrency-cases.js';
 import type { StoreCaseFixture } from './store-fixtures.js';
+import { intentCases } from './store-intent-cases.js';
 import { listCases } from './store-list-cases.js';
 import { registerCases, type SuiteCase, type TestRunner } from './suite.js';
 
@@ -41,6 +42,7 @@ const STORE_CASES: Readonly<Record<string, readonly StoreCase[]>> = {
   list: listCases,
   delete: deleteCases,
   concurrency: concurrencyCases,
+  'refresh intents': intentCases,
   'rotators racing over the store': rotatorCases,
 };
 
