@@ -19,6 +19,7 @@ export type RotatorErrorCode =
   | 'installation_not_found'
   | 'reauthorization_required'
   | 'invalid_refresh_token'
+  | 'lost_rotation'
   | 'chain_revoked'
   // retry later
   | 'slack_unavailable'
@@ -42,6 +43,7 @@ export const ErrorCodes = {
   INSTALLATION_NOT_FOUND: 'installation_not_found',
   REAUTHORIZATION_REQUIRED: 'reauthorization_required',
   INVALID_REFRESH_TOKEN: 'invalid_refresh_token',
+  LOST_ROTATION: 'lost_rotation',
   CHAIN_REVOKED: 'chain_revoked',
   SLACK_UNAVAILABLE: 'slack_unavailable',
   RATE_LIMITED: 'rate_limited',

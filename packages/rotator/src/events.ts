@@ -19,7 +19,11 @@ export interface RotatorEvents {
   /** A refresh failed; `error.code` says why and its class what to do. */
   'refresh-failed': ChainRef & { error: RotatorError };
   /** Slack refused the chain: the installation must go through the install flow again. */
-  reauthorization_required: ChainRef & { slackError: string };
+  reauthorization_required: ChainRef & {
+    slackError: string;
+    /** `'lost_rotation'` when Slack rotated the chain and its answer was lost; else Slack's error. */
+    cause: string;
+  };
 }
 
 export type RotatorEventName = keyof RotatorEvents;

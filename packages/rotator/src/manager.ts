@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type ChainKeyInput,
   candidateChainKeys,
@@ -126,6 +127,8 @@ export function createRotator(options: RotatorOptions): Rotator {
     ambiguousRetryDelaysMs: settings.ambiguousRetryDelaysMs,
     rateLimitRetries: settings.rateLimitRetries,
     rateLimitMaxWaitMs: settings.rateLimitMaxWaitMs,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    fingerprint: (token) => `sha256:${createHash('sha256').update(token).digest('base64url')}`,
     onRecord: remember,
     sleep,
   });

@@ -29,6 +29,10 @@ export interface RefresherSettings {
   ambiguousRetryDelaysMs: readonly number[];
   rateLimitRetries: number;
   rateLimitMaxWaitMs: number;
+  /** How long a refresh request may take (ms): the deadline of its write-ahead intent. */
+  requestTimeoutMs: number;
+  /** Fingerprints a refresh token for the write-ahead intent (never stores the token). */
+  fingerprint: (refreshToken: string) => string;
   /** Called with every record this engine wrote or read fresh, so caches stay current. */
   onRecord: (record: TokenRecord) => void;
   sleep: (ms: number) => Promise<void>;
@@ -98,6 +102,9 @@ async function guard<T>(operation: string, chainKey: string, run: () => Promise<
 }
 
 type Attempt = { record: TokenRecord } | { rateLimitedMs: number | undefined };
+
+/** `lastErrorCode` of a chain whose last rotation followed a lost answer (a sibling may exist). */
+export const MAYBE_FORKED = 'maybe_forked';
 
 /**
  * The refresh engine: lock, re-read, exchange, compare-and-set. One call refreshes one chain at most
@@ -194,6 +201,25 @@ export function createRefresher(settings: RefresherSettings) {
     let token = record.refreshToken;
     let usingFallback = false;
     let ambiguousRetries = 0;
+    let intentFor: string | undefined;
+    // An intent left at this version: an earlier refresh was sent and never stored. Slack may have
+    // rotated the chain and the answer was lost; the retry below uses the same token at once.
+    const lostAttempt = record.refreshIntent !== null && record.refreshIntent.version === record.version;
+    if (lostAttempt) {
+      logger.warn(
+        { chainKey: record.chainKey, intentStartedAt: record.refreshIntent?.startedAt },
+        'slack-rotator found an unfinished refresh: Slack may have rotated and the answer was lost',
+      );
+    }
+    /** Whether, in this refresh, Slack may have issued a pair we never stored. */
+    const maybeSpent = () => lostAttempt || ambiguousRetries > 0;
+    /** Clears our intent after an answer that spent nothing, unless an earlier attempt may have. */
+    const clearIntent = async () => {
+      if (intentFor === undefined || maybeSpent()) return;
+      await guard('recordIntent', record.chainKey, () =>
+        store.recordIntent(record.chainKey, record.version, null),
+      );
+    };
     try {
       for (let attempts = 1; ; attempts++) {
         // The lease is checked (and extended) just before sending: a holder that lost it stops here.
@@ -212,6 +238,25 @@ export function createRefresher(settings: RefresherSettings) {
           );
         }
         const startedAt = now();
+        if (intentFor !== token) {
+          // Write-ahead: before Slack can spend the token, note that we are presenting it.
+          const written = await guard('recordIntent', record.chainKey, () =>
+            store.recordIntent(record.chainKey, record.version, {
+              version: record.version,
+              fingerprint: settings.fingerprint(token),
+              startedAt,
+              deadlineAt: startedAt + settings.requestTimeoutMs,
+            }),
+          );
+          if (!written) {
+            const current = await read(record.chainKey);
+            if (current === undefined) throw notFoundError(record.chainKey);
+            settings.onRecord(current);
+            if (current.status !== 'active') throw inactiveError(current);
+            return { record: current };
+          }
+          intentFor = token;
+        }
         const raw = await transport.send(
           'oauth.v2.access',
           { grant_type: 'refresh_token', refresh_token: token },
@@ -223,7 +268,7 @@ export function createRefresher(settings: RefresherSettings) {
         });
         switch (outcome.kind) {
           case 'issued': {
-            const stored = await commit(record, outcome.pair, outcome.anomalies, usingFallback);
+            const stored = await commit(record, outcome.pair, outcome.anomalies, usingFallback, maybeSpent());
             if (late.length > 0) watchLate(late, stored.chainKey, startedAt);
             if (outcome.anomalies.length > 0) {
               logger.warn(
@@ -286,7 +331,10 @@ export function createRefresher(settings: RefresherSettings) {
             // keep the lock and the same token, and count the wait as one of the prompt retries.
             const delay =
               ambiguousRetries > 0 ? settings.ambiguousRetryDelaysMs[ambiguousRetries] : undefined;
-            if (delay === undefined) return { rateLimitedMs: outcome.retryAfterMs };
+            if (delay === undefined) {
+              await clearIntent();
+              return { rateLimitedMs: outcome.retryAfterMs };
+            }
             ambiguousRetries++;
             logger.warn(
               { chainKey: record.chainKey, waitMs: delay },
@@ -296,6 +344,7 @@ export function createRefresher(settings: RefresherSettings) {
             continue;
           }
           case 'configuration':
+            await clearIntent();
             throw failure(
               record,
               new ConfigurationError(
@@ -305,6 +354,7 @@ export function createRefresher(settings: RefresherSettings) {
               ),
             );
           case 'refused':
+            await clearIntent();
             throw failure(
               record,
               new RetryLaterError(
@@ -331,7 +381,9 @@ export function createRefresher(settings: RefresherSettings) {
               usingFallback = true;
               continue;
             }
-            await markDead(record, outcome);
+            // A refusal now means a lost rotation if a pair may have been lost in this refresh or
+            // in the one that produced the stored pair.
+            await markDead(record, outcome, maybeSpent() || record.lastErrorCode === MAYBE_FORKED);
           }
         }
       }
@@ -343,10 +395,16 @@ export function createRefresher(settings: RefresherSettings) {
   async function markDead(
     record: TokenRecord,
     outcome: Extract<RefreshOutcome, { kind: 'terminal' }>,
+    lostRotation: boolean,
   ): Promise<never> {
+    // Refused after a refresh whose answer never reached the store: Slack rotated the chain and the
+    // pair it issued was lost. Told apart from a plain dead token, since no retry could have helped.
+    const cause =
+      lostRotation && outcome.slackError === 'invalid_refresh_token' ? 'lost_rotation' : outcome.slackError;
     const marked = await cas(record.chainKey, record.version, {
       status: 'reauthorization_required',
-      lastErrorCode: outcome.slackError,
+      lastErrorCode: cause,
+      refreshIntent: null,
       updatedAt: now(),
     });
     if (marked === undefined) {
@@ -368,12 +426,18 @@ export function createRefresher(settings: RefresherSettings) {
       { chainKey: record.chainKey, slackError: outcome.slackError },
       'slack-rotator chain needs re-authorization',
     );
-    events.emit('reauthorization_required', { ...chainRef(record), slackError: outcome.slackError });
+    events.emit('reauthorization_required', { ...chainRef(record), slackError: outcome.slackError, cause });
     throw failure(
       marked,
       new ReauthorizationRequiredError(
-        outcome.slackError === 'invalid_refresh_token' ? 'invalid_refresh_token' : 'reauthorization_required',
-        `[slack-rotator] Slack refused the refresh token of ${record.chainKey} (${outcome.slackError}); the installation must be authorized again`,
+        cause === 'lost_rotation'
+          ? 'lost_rotation'
+          : outcome.slackError === 'invalid_refresh_token'
+            ? 'invalid_refresh_token'
+            : 'reauthorization_required',
+        cause === 'lost_rotation'
+          ? `[slack-rotator] Slack refused the refresh token of ${record.chainKey} after a refresh whose answer was lost (lost_rotation); the installation must be authorized again`
+          : `[slack-rotator] Slack refused the refresh token of ${record.chainKey} (${outcome.slackError}); the installation must be authorized again`,
         { chainKey: record.chainKey, slackError: outcome.slackError, status: outcome.status },
       ),
     );
@@ -385,6 +449,7 @@ export function createRefresher(settings: RefresherSettings) {
     pair: IssuedPair,
     anomalies: readonly string[],
     usedFallback: boolean,
+    maybeForked = false,
   ): Promise<TokenRecord> {
     const at = now();
     const complete = pair.accessToken !== undefined && pair.expiresAt !== undefined;
@@ -395,8 +460,11 @@ export function createRefresher(settings: RefresherSettings) {
         (usedFallback ? (record.fallbackRefreshToken ?? record.refreshToken) : record.refreshToken),
       expiresAt: complete ? (pair.expiresAt as number) : at,
       fallbackRefreshToken: null,
+      refreshIntent: null,
       status: 'active',
-      lastErrorCode: anomalies.length > 0 ? 'unexpected_response' : null,
+      // After a lost answer, Slack may have issued a sibling pair we never saw; remembered until the
+      // next rotation so that a refusal then is recognised as a lost rotation.
+      lastErrorCode: anomalies.length > 0 ? 'unexpected_response' : maybeForked ? MAYBE_FORKED : null,
       refreshedAt: at,
       updatedAt: at,
     };
