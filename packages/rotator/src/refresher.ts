@@ -1,110 +1,23 @@
-import {
-  ConfigurationError,
-  isRotatorError,
-  ReauthorizationRequiredError,
-  RetryLaterError,
-  type RotatorError,
-  StorageError,
-} from './errors.js';
-import type { ChainRef, Emitter } from './events.js';
+import { ConfigurationError, RetryLaterError, type RotatorError } from './errors.js';
 import { describeError } from './events.js';
-import type { Lease, Lock } from './lock/types.js';
-import type { Logger } from './logger.js';
-import { type IssuedPair, processRefreshResult, type RefreshOutcome } from './slack/outcome.js';
-import type { ClientCredentials, RawResult, Transport } from './slack/transport.js';
-import type { TokenRecord, TokenStore, TokenUpdate } from './store/types.js';
+import type { Lease } from './lock/types.js';
+import { createCommitter } from './refresh-commit.js';
+import {
+  type Attempt,
+  chainRef,
+  guard,
+  inactiveError,
+  MAYBE_FORKED,
+  notFoundError,
+  type RefresherSettings,
+  type RefreshRequest,
+} from './refresh-support.js';
+import { processRefreshResult } from './slack/outcome.js';
+import type { RawResult } from './slack/transport.js';
+import type { TokenRecord, TokenUpdate } from './store/types.js';
 
-/** The settings the refresh engine runs with (resolved from the rotator's options). */
-export interface RefresherSettings {
-  store: TokenStore;
-  lock: Lock;
-  transport: Transport;
-  credentials: ClientCredentials;
-  now: () => number;
-  logger: Logger;
-  events: Emitter;
-  lockTtlMs: number;
-  lockWaitMs: number;
-  /** Delays before each prompt retry of an ambiguous failure, with the same refresh token. */
-  ambiguousRetryDelaysMs: readonly number[];
-  rateLimitRetries: number;
-  rateLimitMaxWaitMs: number;
-  /** How long a refresh request may take (ms): the deadline of its write-ahead intent. */
-  requestTimeoutMs: number;
-  /** Fingerprints a refresh token for the write-ahead intent (never stores the token). */
-  fingerprint: (refreshToken: string) => string;
-  /** Called with every record this engine wrote or read fresh, so caches stay current. */
-  onRecord: (record: TokenRecord) => void;
-  sleep: (ms: number) => Promise<void>;
-}
-
-/** Why a refresh is wanted, and what makes it unnecessary. */
-export interface RefreshRequest {
-  /** Refresh even when the token is not due; satisfied by any rotation since `seenVersion`. */
-  force?: boolean;
-  /** Refresh only while this is still the stored access token (after `token_expired`). */
-  ifAccessToken?: string;
-  /** Whether a record is due for refresh (window, jitter, `minValidityMs`). */
-  isDue: (record: TokenRecord) => boolean;
-}
-
-export function chainRef(record: TokenRecord): ChainRef {
-  return {
-    chainKey: record.chainKey,
-    installationId: record.installationId,
-    teamId: record.teamId,
-    enterpriseId: record.enterpriseId,
-    kind: record.kind,
-    userId: record.userId,
-  };
-}
-
-/** The error for a chain that is not active. */
-export function inactiveError(record: TokenRecord): ReauthorizationRequiredError {
-  return record.status === 'revoked'
-    ? new ReauthorizationRequiredError(
-        'chain_revoked',
-        `[slack-rotator] chain ${record.chainKey} was revoked`,
-        {
-          chainKey: record.chainKey,
-        },
-      )
-    : new ReauthorizationRequiredError(
-        'reauthorization_required',
-        `[slack-rotator] chain ${record.chainKey} needs re-authorization (last error: ${record.lastErrorCode ?? 'unknown'})`,
-        { chainKey: record.chainKey, ...(record.lastErrorCode ? { slackError: record.lastErrorCode } : {}) },
-      );
-}
-
-export function notFoundError(chainKey: string): ReauthorizationRequiredError {
-  return new ReauthorizationRequiredError(
-    'installation_not_found',
-    `[slack-rotator] no installation stored for chain ${chainKey}`,
-    { chainKey },
-  );
-}
-
-/** Wraps a store failure (anything that is not already a RotatorError) without its message. */
-async function guard<T>(operation: string, chainKey: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (isRotatorError(error)) throw error;
-    throw new StorageError(
-      'store_failed',
-      `[slack-rotator] token store ${operation} failed for ${chainKey}`,
-      {
-        chainKey,
-        cause: error,
-      },
-    );
-  }
-}
-
-type Attempt = { record: TokenRecord } | { rateLimitedMs: number | undefined };
-
-/** `lastErrorCode` of a chain whose last rotation followed a lost answer (a sibling may exist). */
-export const MAYBE_FORKED = 'maybe_forked';
+export type { RefresherSettings, RefreshRequest } from './refresh-support.js';
+export { chainRef, inactiveError, notFoundError } from './refresh-support.js';
 
 /**
  * The refresh engine: lock, re-read, exchange, compare-and-set. One call refreshes one chain at most
@@ -129,6 +42,8 @@ export function createRefresher(settings: RefresherSettings) {
     events.emit('refresh-failed', { ...chainRef(record), error });
     return error;
   }
+
+  const { commit, watchLate, markDead } = createCommitter({ settings, read, cas, failure });
 
   /** Refreshes the chain if still needed. Returns the record to serve. */
   async function refresh(chainKey: string, request: RefreshRequest): Promise<TokenRecord> {
@@ -389,150 +304,6 @@ export function createRefresher(settings: RefresherSettings) {
       }
     } finally {
       stop();
-    }
-  }
-
-  async function markDead(
-    record: TokenRecord,
-    outcome: Extract<RefreshOutcome, { kind: 'terminal' }>,
-    lostRotation: boolean,
-  ): Promise<never> {
-    // Refused after a refresh whose answer never reached the store: Slack rotated the chain and the
-    // pair it issued was lost. Told apart from a plain dead token, since no retry could have helped.
-    const cause =
-      lostRotation && outcome.slackError === 'invalid_refresh_token' ? 'lost_rotation' : outcome.slackError;
-    const marked = await cas(record.chainKey, record.version, {
-      status: 'reauthorization_required',
-      lastErrorCode: cause,
-      refreshIntent: null,
-      updatedAt: now(),
-    });
-    if (marked === undefined) {
-      // Someone wrote meanwhile: a peer's new pair (serve it) or a peer's mark (already announced).
-      const current = await read(record.chainKey);
-      if (current === undefined) throw notFoundError(record.chainKey);
-      settings.onRecord(current);
-      if (current.status !== 'active') throw inactiveError(current);
-      throw new RetryLaterError(
-        'lease_lost',
-        `[slack-rotator] chain ${record.chainKey} changed during refresh`,
-        {
-          chainKey: record.chainKey,
-        },
-      );
-    }
-    settings.onRecord(marked);
-    logger.error(
-      { chainKey: record.chainKey, slackError: outcome.slackError },
-      'slack-rotator chain needs re-authorization',
-    );
-    events.emit('reauthorization_required', { ...chainRef(record), slackError: outcome.slackError, cause });
-    throw failure(
-      marked,
-      new ReauthorizationRequiredError(
-        cause === 'lost_rotation'
-          ? 'lost_rotation'
-          : outcome.slackError === 'invalid_refresh_token'
-            ? 'invalid_refresh_token'
-            : 'reauthorization_required',
-        cause === 'lost_rotation'
-          ? `[slack-rotator] Slack refused the refresh token of ${record.chainKey} after a refresh whose answer was lost (lost_rotation); the installation must be authorized again`
-          : `[slack-rotator] Slack refused the refresh token of ${record.chainKey} (${outcome.slackError}); the installation must be authorized again`,
-        { chainKey: record.chainKey, slackError: outcome.slackError, status: outcome.status },
-      ),
-    );
-  }
-
-  /** Persists an issued pair with one compare-and-set. A lost CAS keeps the pair as a sibling. */
-  async function commit(
-    record: TokenRecord,
-    pair: IssuedPair,
-    anomalies: readonly string[],
-    usedFallback: boolean,
-    maybeForked = false,
-  ): Promise<TokenRecord> {
-    const at = now();
-    const complete = pair.accessToken !== undefined && pair.expiresAt !== undefined;
-    const update: TokenUpdate = {
-      accessToken: pair.accessToken ?? record.accessToken,
-      refreshToken:
-        pair.refreshToken ??
-        (usedFallback ? (record.fallbackRefreshToken ?? record.refreshToken) : record.refreshToken),
-      expiresAt: complete ? (pair.expiresAt as number) : at,
-      fallbackRefreshToken: null,
-      refreshIntent: null,
-      status: 'active',
-      // After a lost answer, Slack may have issued a sibling pair we never saw; remembered until the
-      // next rotation so that a refusal then is recognised as a lost rotation.
-      lastErrorCode: anomalies.length > 0 ? 'unexpected_response' : maybeForked ? MAYBE_FORKED : null,
-      refreshedAt: at,
-      updatedAt: at,
-    };
-    if (pair.scopes !== undefined) update.scopes = pair.scopes;
-    if (pair.botUserId !== undefined && record.kind === 'bot') update.botUserId = pair.botUserId;
-    if (pair.appId !== undefined) update.appId = pair.appId;
-    const stored = await cas(record.chainKey, record.version, update);
-    if (stored !== undefined) {
-      settings.onRecord(stored);
-      return stored;
-    }
-    // Someone else wrote first (a double exchange got past the lock). Adopt the winner; keep our
-    // pair's refresh token as its sibling so it can be tried before the chain is declared dead.
-    logger.warn(
-      { chainKey: record.chainKey },
-      'slack-rotator lost a compare-and-set; adopting the stored pair',
-    );
-    const winner = await read(record.chainKey);
-    if (winner === undefined) throw notFoundError(record.chainKey);
-    if (pair.refreshToken !== undefined) {
-      const kept = await keepSibling(winner, pair.refreshToken);
-      if (kept !== undefined) return kept;
-    }
-    settings.onRecord(winner);
-    return winner;
-  }
-
-  async function keepSibling(current: TokenRecord, sibling: string): Promise<TokenRecord | undefined> {
-    if (current.refreshToken === sibling || current.fallbackRefreshToken === sibling) return undefined;
-    const stored = await cas(current.chainKey, current.version, {
-      fallbackRefreshToken: sibling,
-      updatedAt: now(),
-    });
-    if (stored !== undefined) settings.onRecord(stored);
-    return stored;
-  }
-
-  /**
-   * A timed-out request may still answer `ok: true`. Its pair is then real: stored as the chain's
-   * pair when nothing else was stored since (`baseVersion`), else kept as the sibling.
-   */
-  function watchLate(
-    late: Promise<RawResult>[],
-    chainKey: string,
-    startedAt: number,
-    baseVersion?: number,
-  ): void {
-    for (const answer of late) {
-      void answer.then(async (raw) => {
-        const outcome = processRefreshResult(raw, { startedAt, expectedTokenType: undefined });
-        if (outcome.kind !== 'issued' || outcome.pair.refreshToken === undefined) return;
-        try {
-          const current = await read(chainKey);
-          if (current === undefined) return;
-          if (baseVersion !== undefined && current.version === baseVersion) {
-            await commit(current, outcome.pair, outcome.anomalies, false);
-            logger.warn({ chainKey }, 'slack-rotator stored a refresh answer that arrived after its timeout');
-          } else {
-            await keepSibling(current, outcome.pair.refreshToken);
-            logger.warn({ chainKey }, 'slack-rotator kept a late sibling refresh token as fallback');
-          }
-        } catch (error) {
-          logger.error(
-            { chainKey, err: describeError(error) },
-            'slack-rotator could not store a late refresh answer',
-          );
-        }
-      });
     }
   }
 

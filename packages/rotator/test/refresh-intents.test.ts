@@ -42,7 +42,7 @@ async function loseAnAnswer(slack: FakeSlackOptions) {
 
 describe('refresh intents (write-ahead)', () => {
   test('an intent is written before the request, without a version bump, and cleared with the new pair', async () => {
-    let during: { version?: number; intent?: unknown } = {};
+    let during: { version?: number | undefined; intent?: unknown } = {};
     h = await harness({
       rotator: {
         fetch: async (url, init) => {
