@@ -33,6 +33,8 @@ export type RotatorErrorCode =
   // storage
   | 'store_failed'
   | 'record_invalid'
+  | 'decryption_failed'
+  | 'key_not_found'
   // lock
   | 'lock_timeout'
   // the rotator was closed
@@ -54,6 +56,8 @@ export const ErrorCodes = {
   INVALID_STATE: 'invalid_state',
   STORE_FAILED: 'store_failed',
   RECORD_INVALID: 'record_invalid',
+  DECRYPTION_FAILED: 'decryption_failed',
+  KEY_NOT_FOUND: 'key_not_found',
   LOCK_TIMEOUT: 'lock_timeout',
   CLOSED: 'closed',
 } as const satisfies Record<string, RotatorErrorCode>;
