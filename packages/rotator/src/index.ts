@@ -1,5 +1,17 @@
 export type { ChainKeyInput, ChainKind, ChainSelector } from './chain.js';
 export { configChainKeyOf } from './chain.js';
+export type { EncryptionOptions } from './crypto/encrypted-store.js';
+export { withEncryption } from './crypto/encrypted-store.js';
+export type { KeyRing, KeyRingOptions } from './crypto/key-ring.js';
+export { createKeyRing, generateKey } from './crypto/key-ring.js';
+export type {
+  ReencryptFailure,
+  ReencryptFailureCode,
+  ReencryptOptions,
+  ReencryptProgress,
+  ReencryptResult,
+} from './crypto/reencrypt.js';
+export { reencrypt } from './crypto/reencrypt.js';
 export type { RotatorErrorCode, RotatorErrorDetails } from './errors.js';
 export {
   ConfigurationError,

@@ -6,6 +6,7 @@ import {
   chainSuffixOf,
   installationIdOf,
 } from './chain.js';
+import { withEncryption } from './crypto/encrypted-store.js';
 import { invalidArgument, isRetryable, RotatorError } from './errors.js';
 import { createEmitter, describeError } from './events.js';
 import { createInstallFlow } from './install-flow.js';
@@ -62,7 +63,8 @@ function jitterFraction(chainKey: string): number {
  */
 export function createRotator(options: RotatorOptions): Rotator {
   const settings: ResolvedOptions = checkOptions(options);
-  const { clientId, store, now, logger } = settings;
+  const { clientId, now, logger, encryption } = settings;
+  const store = encryption === undefined ? settings.store : withEncryption(settings.store, encryption);
   const lock: Lock = settings.lock ?? store.lock ?? createLocalLock({ now });
   const events = createEmitter(logger);
   const transport = createTransport(
@@ -128,7 +130,9 @@ export function createRotator(options: RotatorOptions): Rotator {
     rateLimitRetries: settings.rateLimitRetries,
     rateLimitMaxWaitMs: settings.rateLimitMaxWaitMs,
     requestTimeoutMs: settings.requestTimeoutMs,
-    fingerprint: (token) => `sha256:${createHash('sha256').update(token).digest('base64url')}`,
+    fingerprint:
+      encryption?.fingerprint ??
+      ((token) => `sha256:${createHash('sha256').update(token).digest('base64url')}`),
     onRecord: remember,
     sleep,
   });

@@ -1,3 +1,5 @@
+import { checkKeyRing, innerStoreOf } from './crypto/encrypted-store.js';
+import type { KeyRing } from './crypto/key-ring.js';
 import { invalidArgument } from './errors.js';
 import type { Lock } from './lock/types.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -48,6 +50,12 @@ export interface RotatorOptions {
   stateSecret?: string;
   /** A pino-compatible logger. It never receives a token or secret. Default: silent. */
   logger?: Logger;
+  /**
+   * Encrypts tokens at rest: sugar for `store: withEncryption(store, encryption)`, and refresh intents
+   * then fingerprint refresh tokens with the ring's HMAC (`hmac-sha256:…`) instead of SHA-256. Pass
+   * the raw store with it, not one already wrapped by `withEncryption`. Default: none.
+   */
+  encryption?: KeyRing;
 }
 
 export interface ResolvedOptions {
@@ -72,6 +80,7 @@ export interface ResolvedOptions {
   cacheTtlMs: number;
   stateSecret: string | undefined;
   logger: Logger;
+  encryption: KeyRing | undefined;
 }
 
 function duration(value: unknown, name: string, fallback: number, { positive = false } = {}): number {
@@ -167,6 +176,13 @@ export function checkOptions(options: RotatorOptions): ResolvedOptions {
       'ERR_INVALID_ARG_TYPE',
     );
   }
+  const encryption = options.encryption;
+  if (encryption !== undefined) {
+    checkKeyRing(encryption, 'encryption');
+    if (innerStoreOf(options.store) !== undefined) {
+      throw invalidArgument('encryption was given with a store that withEncryption() already wraps');
+    }
+  }
   const stateSecret = options.stateSecret;
   if (stateSecret !== undefined && (typeof stateSecret !== 'string' || stateSecret.length < 32)) {
     throw invalidArgument('stateSecret must be a string of at least 32 characters');
@@ -193,5 +209,6 @@ export function checkOptions(options: RotatorOptions): ResolvedOptions {
     cacheTtlMs: duration(options.cacheTtlMs, 'cacheTtlMs', 10_000),
     stateSecret,
     logger,
+    encryption,
   };
 }
