@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import { invalidArgument } from '../errors.js';
+import {
+  attempt,
+  checkClient,
+  checkPrefix,
+  type RedisClient,
+  type RedisSubscriber,
+  redisFailed,
+  script,
+} from '../store/redis-client.js';
+import type { AcquireOptions, Lease, Lock } from './types.js';
+import { checkAcquire, checkClock, checkLease, checkTtl, lockClosed, lockTimeout } from './wait.js';
+
+/** Options of {@link createRedisLock}. */
+export interface RedisLockOptions {
+  /** Your ioredis client: a `Redis` or a `Cluster` (never closed by the lock). */
+  client: RedisClient;
+  /** The first part of the lock keys and of the release channel (no whitespace or braces). Default `slack-rotator`. */
+  prefix?: string;
+  /** The clock of a lease's `expiresAt` estimate (epoch ms). Expiry itself is judged by Redis. Default `Date.now`. */
+  now?: () => number;
+  /**
+   * The longest a waiter sleeps without trying again, in case a release message is lost (ms).
+   * Waiters are woken by the release message and by the holder's remaining TTL; this is only the
+   * safety net. Default 1000.
+   */
+  recheckMs?: number;
+  /** Called with errors of the pub/sub connection (ioredis reconnects on its own). Default: ignored. */
+  onSubscriberError?: (error: Error) => void;
+}
+
+/** `SET NX PX`, or the holder's remaining TTL. KEYS[1] lock; ARGV[1] owner, ARGV[2] ttl. -3 = taken. */
+const ACQUIRE = script(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -3 end
+return redis.call('PTTL', KEYS[1])
+`);
+
+/** Compare-and-pexpire. KEYS[1] lock; ARGV[1] owner, ARGV[2] ttl. */
+const RENEW = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`);
+
+/** Compare-and-delete, then wake the waiters. KEYS[1] lock; ARGV[1] owner, ARGV[2] channel, ARGV[3] name. */
+const RELEASE = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+`);
+
+const TAKEN = -3;
+/** How long past the holder's remaining TTL a waiter tries again, so Redis finds the lease run out. */
+const EXPIRY_SLACK_MS = 2;
+
+/** One waiting `acquire`: woken by a release message of its lock name. */
+interface Waiter {
+  woken: boolean;
+  wake: (() => void) | undefined;
+}
+
+/**
+ * A lock on Redis (standalone or Cluster): `SET <prefix>:lock:{<name>} <owner> NX PX <ttl>`; renew is
+ * compare-and-`PEXPIRE` and release compare-and-`DEL` in Lua, so only the owner's lease is touched,
+ * and lease expiry is judged by Redis, never by a worker's clock. A holder that dies blocks others
+ * for at most its TTL.
+ *
+ * Waiters do not poll: release publishes the lock name on `<prefix>:lock:released` in the same
+ * script, and one subscriber connection per lock (`client.duplicate()`, opened on the first wait)
+ * wakes the waiters of that name. A waiter also sleeps only until the holder's remaining TTL (read
+ * with `PTTL` by the failed attempt) runs out, and at most `recheckMs` in case a message is lost. On
+ * a Cluster, `PUBLISH` reaches every node.
+ *
+ * @example
+ * const lock = createRedisLock({ client: new Redis() });
+ * const lease = await lock.acquire('A1:T1:bot', { ttlMs: 30_000, waitMs: 10_000 });
+ * try { … } finally { await lock.release(lease); }
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE`) for invalid options.
+ */
+export function createRedisLock(options: RedisLockOptions): Lock & { close(): Promise<void> } {
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgument('options must be an object with a client', 'ERR_INVALID_ARG_TYPE');
+  }
+  const client = checkClient(options.client);
+  const prefix = checkPrefix(options.prefix);
+  const now = checkClock(options.now);
+  const recheckMs = options.recheckMs ?? 1000;
+  if (typeof recheckMs !== 'number' || !Number.isFinite(recheckMs) || recheckMs <= 0) {
+    throw invalidArgument('recheckMs must be a finite number > 0');
+  }
+  const { onSubscriberError = () => {} } = options;
+  if (typeof onSubscriberError !== 'function') {
+    throw invalidArgument('onSubscriberError must be a function', 'ERR_INVALID_ARG_TYPE');
+  }
+  const channel = `${prefix}:lock:released`;
+  const keyOf = (name: string) => `${prefix}:lock:{${name}}`;
+  const waiters = new Map<string, Set<Waiter>>();
+  const closing = new AbortController();
+  let subscriber: RedisSubscriber | undefined;
+  let subscribed: Promise<void> | undefined;
+
+  function subscribe(): Promise<void> {
+    subscribed ??= (async () => {
+      const connection = client.duplicate();
+      subscriber = connection;
+      connection.on('error', onSubscriberError);
+      connection.on('message', (from, name) => {
+        if (from !== channel) return;
+        for (const waiter of waiters.get(name) ?? []) {
+          waiter.woken = true;
+          waiter.wake?.();
+        }
+      });
+      await connection.subscribe(channel);
+    })().catch((error: unknown) => {
+      subscriber?.disconnect();
+      subscriber = undefined;
+      subscribed = undefined;
+      throw redisFailed('lock subscribe', error);
+    });
+    return subscribed;
+  }
+
+  function register(name: string): Waiter {
+    const waiter: Waiter = { woken: false, wake: undefined };
+    let set = waiters.get(name);
+    if (set === undefined) {
+      set = new Set();
+      waiters.set(name, set);
+    }
+    set.add(waiter);
+    return waiter;
+  }
+
+  function unregister(name: string, waiter: Waiter): void {
+    const set = waiters.get(name);
+    set?.delete(waiter);
+    if (set?.size === 0) waiters.delete(name);
+  }
+
+  /** Sleeps until a release message, `ms`, or an abort; a message that came meanwhile ends it at once. */
+  function sleep(waiter: Waiter, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        waiter.wake = undefined;
+        waiter.woken = false;
+        resolve();
+      };
+      const onAbort = () => {
+        clearTimeout(timer);
+        waiter.wake = undefined;
+        reject(signal.reason);
+      };
+      const timer = setTimeout(done, ms);
+      if (signal.aborted) return onAbort();
+      if (waiter.woken) return done();
+      waiter.wake = done;
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  return {
+    async acquire(name: string, acquireOptions: AcquireOptions): Promise<Lease> {
+      checkAcquire(name, acquireOptions);
+      const { waitMs, signal: userSignal } = acquireOptions;
+      const ttlMs = Math.max(1, Math.ceil(acquireOptions.ttlMs));
+      const signal =
+        userSignal === undefined ? closing.signal : AbortSignal.any([userSignal, closing.signal]);
+      const owner = randomUUID();
+      const deadline = performance.now() + waitMs;
+      let waiter: Waiter | undefined;
+      try {
+        for (;;) {
+          if (signal.aborted) throw signal.reason;
+          const startedAt = now();
+          const reply = await attempt(
+            'lock acquire',
+            () => ACQUIRE.run(client, [keyOf(name)], [owner, ttlMs]),
+            name,
+          );
+          if (reply === TAKEN) return Object.freeze({ name, owner, expiresAt: startedAt + ttlMs });
+          const remaining = deadline - performance.now();
+          if (remaining <= 0) throw lockTimeout(name, waitMs);
+          if (waiter === undefined) {
+            // Subscribed and registered before the next attempt, so no release can slip between.
+            await subscribe().catch((error: unknown) => {
+              throw signal.aborted ? signal.reason : error;
+            });
+            waiter = register(name);
+            continue;
+          }
+          const holderMs = typeof reply === 'number' && reply >= 0 ? reply + EXPIRY_SLACK_MS : recheckMs;
+          await sleep(waiter, Math.min(remaining, holderMs, recheckMs), signal);
+        }
+      } finally {
+        if (waiter !== undefined) unregister(name, waiter);
+      }
+    },
+
+    async renew(lease: Lease, ttlMs: number): Promise<boolean> {
+      checkLease(lease);
+      checkTtl(ttlMs);
+      const ttl = Math.max(1, Math.ceil(ttlMs));
+      const renewed = await attempt(
+        'lock renew',
+        () => RENEW.run(client, [keyOf(lease.name)], [lease.owner, ttl]),
+        lease.name,
+      );
+      return renewed === 1;
+    },
+
+    async release(lease: Lease): Promise<void> {
+      checkLease(lease);
+      await attempt(
+        'lock release',
+        () => RELEASE.run(client, [keyOf(lease.name)], [lease.owner, channel, lease.name]),
+        lease.name,
+      );
+    },
+
+    async close(): Promise<void> {
+      closing.abort(lockClosed());
+      subscriber?.disconnect();
+      subscriber = undefined;
+      subscribed = undefined;
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { StorageError } from '../errors.js';
+import { copyNewRecord, copyRecord, invalidRecordField } from './record.js';
+import type { NewTokenRecord, TokenRecord } from './types.js';
+
+/** The layout of a record hash this code writes; a hash with a larger `format` is from a newer release. */
+export const RECORD_FORMAT = 1;
+
+/** Hash fields that are not record fields: the layout, the fence, and the write order for the index. */
+const META_FIELDS = new Set(['format', 'version', 'rev']);
+
+/** A record read from Redis, with `rev`: the server time (µs) of its last write, for the index. */
+export interface StoredRecord {
+  record: TokenRecord;
+  rev: number;
+}
+
+/** The hash fields of a record as `field, value` pairs: every field JSON-encoded (so `null` survives). */
+export function encodeRecord(record: NewTokenRecord): string[] {
+  return encodeFields(copyNewRecord(record) as unknown as Record<string, unknown>);
+}
+
+/** `field, value` pairs of the given fields, each value JSON-encoded. */
+export function encodeFields(fields: Record<string, unknown>): string[] {
+  const pairs: string[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    if (value !== undefined) pairs.push(field, JSON.stringify(value));
+  }
+  return pairs;
+}
+
+/** One JSON-encoded value, as the hash holds it. */
+export function encodeValue(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+function invalid(chainKey: string, what: string): StorageError {
+  // Names the field only: its value may be a token.
+  return new StorageError('record_invalid', `[slack-rotator] the stored record has an invalid ${what}`, {
+    chainKey,
+  });
+}
+
+/**
+ * A record from its hash (`HGETALL` as an object or as a flat `[field, value, …]` array), or
+ * `undefined` for an empty hash (no record).
+ * @throws StorageError (`record_invalid`) naming the first invalid field — never its value — or a
+ *   record written by a newer release.
+ */
+export function decodeRecord(
+  chainKey: string,
+  hash: Record<string, string> | readonly unknown[],
+): StoredRecord | undefined {
+  const fields: Record<string, string> = Array.isArray(hash)
+    ? pairsToObject(hash as readonly unknown[])
+    : { ...(hash as Record<string, string>) };
+  if (Object.keys(fields).length === 0) return undefined;
+  const format = Number(fields.format);
+  if (!Number.isSafeInteger(format) || format < 1) throw invalid(chainKey, 'format');
+  if (format > RECORD_FORMAT) {
+    throw new StorageError(
+      'record_invalid',
+      `[slack-rotator] the stored record was written by a newer release (format ${format}); upgrade slack-rotator`,
+      { chainKey },
+    );
+  }
+  const record: Record<string, unknown> = { version: Number(fields.version) };
+  for (const [field, value] of Object.entries(fields)) {
+    if (META_FIELDS.has(field)) continue;
+    try {
+      record[field] = JSON.parse(value);
+    } catch {
+      throw invalid(chainKey, field);
+    }
+  }
+  const field = invalidRecordField(record);
+  if (field !== undefined) throw invalid(chainKey, field);
+  if (record.chainKey !== chainKey) throw invalid(chainKey, 'chainKey');
+  const rev = Number(fields.rev);
+  if (!Number.isSafeInteger(rev) || rev < 0) throw invalid(chainKey, 'rev');
+  return { record: copyRecord(record as unknown as TokenRecord), rev };
+}
+
+function pairsToObject(pairs: readonly unknown[]): Record<string, string> {
+  const object: Record<string, string> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) object[String(pairs[i])] = String(pairs[i + 1]);
+  return object;
+}
+
+const BITS = new DataView(new ArrayBuffer(8));
+
+/**
+ * 16 hex digits whose byte order is the numeric order of `value` (any finite number): the IEEE 754
+ * bits with the sign bit flipped for positives and every bit flipped for negatives.
+ */
+export function sortableNumber(value: number): string {
+  BITS.setFloat64(0, value === 0 ? 0 : value);
+  const high = BITS.getUint32(0);
+  const low = BITS.getUint32(4);
+  const negative = high >>> 31 === 1;
+  const h = negative ? ~high >>> 0 : (high | 0x80000000) >>> 0;
+  const l = negative ? ~low >>> 0 : low;
+  return h.toString(16).padStart(8, '0') + l.toString(16).padStart(8, '0');
+}
+
+/** The member of the expiry index for a chain: its expiry in byte order, then its key. */
+export function expiryMember(expiresAt: number, chainKey: string): string {
+  return sortableNumber(expiresAt) + chainKey;
+}
+
+/** The length of the expiry part of {@link expiryMember}. */
+export const EXPIRY_WIDTH = 16;
