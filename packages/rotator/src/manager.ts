@@ -7,7 +7,7 @@ import {
   installationIdOf,
 } from './chain.js';
 import { withEncryption } from './crypto/encrypted-store.js';
-import { invalidArgument, isRetryable, RotatorError } from './errors.js';
+import { invalidArgument, isRetryable, isRotatorError, RotatorError } from './errors.js';
 import { createEmitter, describeError } from './events.js';
 import { createInstallFlow } from './install-flow.js';
 import { createLocalLock } from './lock/local.js';
@@ -264,7 +264,17 @@ export function createRotator(options: RotatorOptions): Rotator {
     const suffix = draft.kind === 'bot' ? 'bot' : `user:${draft.userId}`;
     const chainKey = chainKeyOf(clientId, draft.installationId, suffix);
     const at = now();
-    const existing = await refresher.read(chainKey);
+    // The old record is read only to keep its createdAt. A re-install is also how a chain whose
+    // key was lost comes back, so an unreadable old record must not stop it.
+    const existing = await refresher.read(chainKey).catch((error: unknown) => {
+      if (!isRotatorError(error) || (error.code !== 'decryption_failed' && error.code !== 'key_not_found'))
+        throw error;
+      logger.warn(
+        { chainKey, err: describeError(error) },
+        'slack-rotator replaces a chain it cannot decrypt',
+      );
+      return undefined;
+    });
     const record = await store.put({
       chainKey,
       clientId,
