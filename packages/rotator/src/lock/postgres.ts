@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { invalidArgument } from '../errors.js';
+import {
+  checkPool,
+  type PostgresLocation,
+  type PostgresPool,
+  run,
+  tablesFor,
+  toNumber,
+} from '../store/postgres-pool.js';
+import { createReleaseListener } from './postgres-listener.js';
+import type { AcquireOptions, Lease, Lock } from './types.js';
+import { checkAcquire, checkClock, checkLease, checkTtl, lockClosed, lockTimeout } from './wait.js';
+
+/** Options of {@link createPostgresLock}. */
+export interface PostgresLockOptions extends PostgresLocation {
+  /** Your `pg.Pool`: each acquire, renew and release is one short statement on it. */
+  pool: PostgresPool;
+  /**
+   * Where waiters hear releases: a pool to check one dedicated connection out of, which then runs
+   * `LISTEN` while anyone waits (and a few seconds after). Default: `pool`. Behind PgBouncer in
+   * transaction pooling mode LISTEN does not work: pass a small pool connected to PostgreSQL
+   * directly, or `false` to poll (capped backoff with jitter, never past the holder's expiry).
+   */
+  listen?: PostgresPool | false;
+  /**
+   * The holder's clock (epoch ms), used only for {@link Lease.expiresAt}, the holder's own estimate.
+   * Whether a lease has run out is judged by the server's clock alone. Default `Date.now`.
+   */
+  now?: () => number;
+  /** The first pause of a polling waiter (ms). Default 10. */
+  pollMinMs?: number;
+  /** The longest pause of a polling waiter (ms). Default 250. */
+  pollMaxMs?: number;
+  /**
+   * While listening, the longest a waiter sleeps before looking again anyway (ms): a safety net for
+   * a release unheard because the listening connection died without a word. Default 1000.
+   */
+  recheckMs?: number;
+}
+
+/** How long past a holder's expiry a waiter looks again, so that its look finds the lease run out. */
+const EXPIRY_SLACK_MS = 2;
+/** A NOTIFY payload holds under 8000 bytes; lock names are chain keys, far shorter. */
+const MAX_NAME_BYTES = 4000;
+
+function checkMs(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw invalidArgument(`${name} must be a number > 0`);
+  }
+  return value;
+}
+
+/**
+ * A lock on PostgreSQL: one lease row per name, `(name, owner, acquired_at, expires_at)`, judged by
+ * the server's clock only (`clock_timestamp()`), never a worker's. Each call is one statement on a
+ * pooled connection, so it works through PgBouncer in transaction pooling mode and holds no
+ * connection between calls:
+ *
+ * - acquire: `INSERT … ON CONFLICT (name) DO UPDATE SET owner = …, expires_at = now + ttl WHERE
+ *   expires_at <= now`, which also returns the holder's remaining time when the lock is held;
+ * - renew: `UPDATE … WHERE name = $1 AND owner = $2 AND expires_at > now`;
+ * - release: `DELETE … WHERE name = $1 AND owner = $2`, with `pg_notify` in the same statement.
+ *
+ * A holder whose process or connection dies, or that stalls past its lease, blocks the others until
+ * the lease runs out, no longer; its later renew returns `false` and its release deletes nothing.
+ * Waiters hold no connection: they sleep until a NOTIFY of a release (heard on one shared LISTEN
+ * connection per lock, see `listen`), the holder's expiry as the server reported it, `recheckMs`,
+ * or the end of their wait. Without a listening connection they poll with capped backoff and
+ * jitter, never sleeping past the holder's expiry. The table is created by `migrate`.
+ *
+ * @example
+ * const lock = createPostgresLock({ pool }); // or store.lock of createPostgresStore
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE`) for invalid options.
+ */
+export function createPostgresLock(options: PostgresLockOptions): Lock {
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
+  }
+  const pool = checkPool(options.pool);
+  const listenPool = options.listen === false ? undefined : checkPool(options.listen ?? pool, 'listen');
+  const now = checkClock(options.now);
+  const pollMinMs = checkMs(options.pollMinMs, 'pollMinMs', 10);
+  const pollMaxMs = checkMs(options.pollMaxMs, 'pollMaxMs', 250);
+  if (pollMaxMs < pollMinMs) throw invalidArgument('pollMaxMs must be >= pollMinMs');
+  const recheckMs = checkMs(options.recheckMs, 'recheckMs', 1_000);
+  const { locks: table, channel } = tablesFor(options);
+  const listener = createReleaseListener(listenPool, channel);
+  const closing = new AbortController();
+
+  const ttl = `$3::float8 * interval '1 millisecond'`;
+  // Takes a free or run-out lease; else reports how long the holder has left, by the server's clock.
+  const acquireSql = `WITH taken AS (
+      INSERT INTO ${table} AS l (name, owner, acquired_at, expires_at)
+      VALUES ($1, $2, clock_timestamp(), clock_timestamp() + ${ttl})
+      ON CONFLICT (name) DO UPDATE
+        SET owner = excluded.owner, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+        WHERE l.expires_at <= clock_timestamp()
+      RETURNING owner
+    )
+    SELECT EXISTS (SELECT 1 FROM taken) AS taken,
+      (SELECT extract(epoch FROM h.expires_at - clock_timestamp())::float8 * 1000
+         FROM ${table} h WHERE h.name = $1) AS holder_remaining_ms`;
+  const renewSql = `UPDATE ${table} SET expires_at = clock_timestamp() + ${ttl}
+    WHERE name = $1 AND owner = $2 AND expires_at > clock_timestamp()`;
+  const releaseSql = `WITH released AS (DELETE FROM ${table} WHERE name = $1 AND owner = $2 RETURNING name)
+    SELECT pg_notify($3, name) FROM released`;
+
+  const attempt = async (name: string, owner: string, ttlMs: number) => {
+    const startedAt = now();
+    const { rows } = await run(pool, 'lock acquire', acquireSql, [name, owner, ttlMs]);
+    const row = rows[0] ?? {};
+    if (row.taken === true) return { lease: Object.freeze({ name, owner, expiresAt: startedAt + ttlMs }) };
+    const remaining = toNumber(row.holder_remaining_ms);
+    return { holderRemainingMs: typeof remaining === 'number' ? Math.max(0, remaining) : undefined };
+  };
+
+  return {
+    async acquire(name: string, acquireOptions: AcquireOptions): Promise<Lease> {
+      checkAcquire(name, acquireOptions);
+      if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
+        throw invalidArgument(`a lock name must be at most ${MAX_NAME_BYTES} bytes`);
+      }
+      const { ttlMs, waitMs, signal: userSignal } = acquireOptions;
+      const signal =
+        userSignal === undefined ? closing.signal : AbortSignal.any([userSignal, closing.signal]);
+      if (signal.aborted) throw signal.reason;
+      const owner = randomUUID();
+      const deadline = performance.now() + waitMs;
+      // An uncontended acquire is one statement; a waiter watches for releases before looking again.
+      const first = await attempt(name, owner, ttlMs);
+      if (first.lease !== undefined) return first.lease;
+      if (waitMs === 0) throw lockTimeout(name, waitMs);
+      const watch = listener.watch(name);
+      let pause = pollMinMs;
+      try {
+        for (;;) {
+          if (signal.aborted) throw signal.reason;
+          watch.arm();
+          const result = await attempt(name, owner, ttlMs);
+          if (result.lease !== undefined) return result.lease;
+          const remaining = deadline - performance.now();
+          if (remaining <= 0) throw lockTimeout(name, waitMs);
+          let ms = Math.min(
+            remaining,
+            result.holderRemainingMs === undefined ? pollMaxMs : result.holderRemainingMs + EXPIRY_SLACK_MS,
+          );
+          if (listener.listening) ms = Math.min(ms, recheckMs);
+          else {
+            ms = Math.min(ms, pause * (0.5 + Math.random() / 2));
+            pause = Math.min(pause * 2, pollMaxMs);
+          }
+          await watch.sleep(ms, signal);
+        }
+      } finally {
+        watch.stop();
+      }
+    },
+
+    async renew(lease: Lease, ttlMs: number): Promise<boolean> {
+      checkLease(lease);
+      checkTtl(ttlMs);
+      const { rowCount } = await run(pool, 'lock renew', renewSql, [lease.name, lease.owner, ttlMs]);
+      return rowCount === 1;
+    },
+
+    async release(lease: Lease): Promise<void> {
+      checkLease(lease);
+      await run(pool, 'lock release', releaseSql, [lease.name, lease.owner, channel]);
+    },
+
+    async close(): Promise<void> {
+      closing.abort(lockClosed());
+      listener.close();
+    },
+  };
+}

@@ -1,0 +1,296 @@
+import { invalidArgument, StorageError } from '../errors.js';
+import { createPostgresLock, type PostgresLockOptions } from '../lock/postgres.js';
+import type { Lock } from '../lock/types.js';
+import { encodeCursor, planList } from './list.js';
+import { type PostgresLocation, type PostgresPool, run, tablesFor, toNumber } from './postgres-pool.js';
+import {
+  checkChainKey,
+  checkDeleteQuery,
+  checkIntent,
+  checkNewRecord,
+  checkUpdate,
+  checkVersion,
+  invalidRecordField,
+} from './record.js';
+import type {
+  DeleteQuery,
+  ListPage,
+  ListQuery,
+  NewTokenRecord,
+  RefreshIntent,
+  TokenRecord,
+  TokenStore,
+  TokenUpdate,
+} from './types.js';
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions extends PostgresLocation {
+  /** Your `pg.Pool` (node-postgres 8). Direct, or through PgBouncer in transaction pooling mode. */
+  pool: PostgresPool;
+  /** The clock of the store's lock, used only for the holder's estimate of a lease's end. Default `Date.now`. */
+  now?: () => number;
+  /** Where the store's lock listens for releases; see {@link PostgresLockOptions.listen}. Default `pool`. */
+  listen?: PostgresLockOptions['listen'];
+  /** See {@link PostgresLockOptions.pollMinMs}. */
+  lockPollMinMs?: number;
+  /** See {@link PostgresLockOptions.pollMaxMs}. */
+  lockPollMaxMs?: number;
+  /** See {@link PostgresLockOptions.recheckMs}. */
+  lockRecheckMs?: number;
+}
+
+/** Each plain record field and its column. `refreshIntent` has four columns of its own. */
+const COLUMNS = [
+  ['chainKey', 'chain_key'],
+  ['clientId', 'client_id'],
+  ['installationId', 'installation_id'],
+  ['enterpriseId', 'enterprise_id'],
+  ['teamId', 'team_id'],
+  ['isEnterpriseInstall', 'is_enterprise_install'],
+  ['kind', 'kind'],
+  ['userId', 'user_id'],
+  ['appId', 'app_id'],
+  ['botId', 'bot_id'],
+  ['botUserId', 'bot_user_id'],
+  ['scopes', 'scopes'],
+  ['accessToken', 'access_token'],
+  ['refreshToken', 'refresh_token'],
+  ['expiresAt', 'expires_at'],
+  ['fallbackRefreshToken', 'fallback_refresh_token'],
+  ['status', 'status'],
+  ['lastErrorCode', 'last_error_code'],
+  ['refreshedAt', 'refreshed_at'],
+  ['createdAt', 'created_at'],
+  ['updatedAt', 'updated_at'],
+] as const satisfies readonly (readonly [Exclude<keyof NewTokenRecord, 'refreshIntent'>, string])[];
+
+const INTENT_COLUMNS = [
+  'refresh_intent_version',
+  'refresh_intent_fingerprint',
+  'refresh_intent_started_at',
+  'refresh_intent_deadline_at',
+] as const;
+
+const NUMBER_FIELDS = new Set<string>(['expiresAt', 'refreshedAt', 'createdAt', 'updatedAt']);
+
+/** The columns a field is stored in, in order. */
+function columnsOf(field: string): readonly string[] {
+  if (field === 'refreshIntent') return INTENT_COLUMNS;
+  const column = COLUMNS.find(([name]) => name === field)?.[1];
+  if (column === undefined) throw new Error(`no column for ${field}`);
+  return [column];
+}
+
+/** The values of a field's columns (see {@link columnsOf}). */
+function valuesOf(field: string, value: unknown): unknown[] {
+  if (field !== 'refreshIntent') return [field === 'scopes' ? [...(value as string[])] : value];
+  const intent = value as RefreshIntent | null;
+  return intent === null
+    ? [null, null, null, null]
+    : [intent.version, intent.fingerprint, intent.startedAt, intent.deadlineAt];
+}
+
+function readIntent(columns: Record<string, unknown>): unknown {
+  const [version, fingerprint, startedAt, deadlineAt] = INTENT_COLUMNS.map((column) => columns[column]);
+  if (version === null && fingerprint === null && startedAt === null && deadlineAt === null) return null;
+  return {
+    version: toNumber(version),
+    fingerprint,
+    startedAt: toNumber(startedAt),
+    deadlineAt: toNumber(deadlineAt),
+  };
+}
+
+function toRecord(row: Record<string, unknown>): TokenRecord {
+  const chainKey = typeof row.chain_key === 'string' ? row.chain_key : undefined;
+  const record: Record<string, unknown> = { version: toNumber(row.version), refreshIntent: readIntent(row) };
+  for (const [field, column] of COLUMNS) {
+    const value = row[column];
+    if (NUMBER_FIELDS.has(field)) record[field] = value === null ? null : toNumber(value);
+    else if (field === 'scopes') record[field] = Array.isArray(value) ? [...value] : value;
+    else record[field] = value;
+  }
+  const invalid = invalidRecordField(record);
+  if (invalid !== undefined) {
+    // Names the field only: its value may be a token.
+    throw new StorageError('record_invalid', `[slack-rotator] the stored record has an invalid ${invalid}`, {
+      ...(chainKey === undefined ? {} : { chainKey }),
+    });
+  }
+  return record as unknown as TokenRecord;
+}
+
+/** `$1, $2, …` for `count` parameters after the first `offset`. */
+const placeholders = (count: number, offset = 0) =>
+  Array.from({ length: count }, (_, i) => `$${offset + i + 1}`).join(', ');
+
+/**
+ * A token store in PostgreSQL over your `pg.Pool` — the shared truth of a fleet of processes. Every
+ * method is one statement on a pooled connection (no transaction spans an `await`), so it works
+ * through PgBouncer in transaction pooling mode. `put` is an `INSERT … ON CONFLICT DO UPDATE`;
+ * `compareAndSet` is `UPDATE … SET …, version = version + 1 WHERE chain_key = $1 AND version = $2
+ * RETURNING *`; `recordIntent` updates only the intent columns under the same `WHERE`, leaving the
+ * version alone. Listing by expiry walks an index on `(expires_at, chain_key)` with keyset
+ * pagination. `store.lock` is a {@link createPostgresLock} on the same pool and schema.
+ *
+ * The tables must exist: run {@link migrate} first (the store never migrates by itself). Until then
+ * every call fails with `store_failed`, saying so. It never ends the pool; `close()` closes the lock
+ * (its listening connection), so call it before `pool.end()`.
+ *
+ * @example
+ * import pg from 'pg';
+ * import { createPostgresStore, migrate } from 'slack-rotator/postgres';
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * await migrate(pool);
+ * const store = createPostgresStore({ pool });
+ * const rotator = createRotator({ clientId, clientSecret, store }); // uses store.lock
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE`) for invalid options.
+ */
+export function createPostgresStore(options: PostgresStoreOptions): TokenStore & { readonly lock: Lock } {
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
+  }
+  const { pool } = options;
+  const lock = createPostgresLock({
+    pool,
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
+    ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.listen === undefined ? {} : { listen: options.listen }),
+    ...(options.lockPollMinMs === undefined ? {} : { pollMinMs: options.lockPollMinMs }),
+    ...(options.lockPollMaxMs === undefined ? {} : { pollMaxMs: options.lockPollMaxMs }),
+    ...(options.lockRecheckMs === undefined ? {} : { recheckMs: options.lockRecheckMs }),
+  });
+  const t = tablesFor(options).chains;
+  const insertColumns: string[] = [...COLUMNS.map(([, column]) => column), ...INTENT_COLUMNS];
+  const putSql = `INSERT INTO ${t} AS c (${insertColumns.join(', ')}, version)
+    VALUES (${placeholders(insertColumns.length)}, 1)
+    ON CONFLICT (chain_key) DO UPDATE SET
+      ${insertColumns
+        .filter((column) => column !== 'chain_key')
+        .map((column) => `${column} = excluded.${column}`)
+        .join(', ')},
+      version = c.version + 1
+    RETURNING *`;
+  const intentSql = `UPDATE ${t} SET ${INTENT_COLUMNS.map((column, i) => `${column} = $${i + 1}`).join(', ')}
+    WHERE chain_key = $5 AND version = $6`;
+
+  return {
+    lock,
+
+    async get(chainKey: string): Promise<TokenRecord | undefined> {
+      checkChainKey(chainKey);
+      const { rows } = await run(
+        pool,
+        'get',
+        `SELECT * FROM ${t} WHERE chain_key = $1`,
+        [chainKey],
+        chainKey,
+      );
+      return rows[0] === undefined ? undefined : toRecord(rows[0]);
+    },
+
+    async put(record: NewTokenRecord): Promise<TokenRecord> {
+      checkNewRecord(record);
+      const values = [
+        ...COLUMNS.flatMap(([field]) => valuesOf(field, record[field])),
+        ...valuesOf('refreshIntent', record.refreshIntent),
+      ];
+      const { rows } = await run(pool, 'put', putSql, values, record.chainKey);
+      return toRecord(rows[0] as Record<string, unknown>);
+    },
+
+    async compareAndSet(
+      chainKey: string,
+      expectedVersion: number,
+      update: TokenUpdate,
+    ): Promise<TokenRecord | undefined> {
+      checkChainKey(chainKey);
+      checkVersion(expectedVersion);
+      const fields = checkUpdate(update);
+      const columns = fields.flatMap(columnsOf);
+      const values = fields.flatMap((field) => valuesOf(field, update[field]));
+      const sql = `UPDATE ${t} SET ${columns.map((column, i) => `${column} = $${i + 1}`).join(', ')},
+        version = version + 1
+        WHERE chain_key = $${columns.length + 1} AND version = $${columns.length + 2} RETURNING *`;
+      const { rows } = await run(
+        pool,
+        'compareAndSet',
+        sql,
+        [...values, chainKey, expectedVersion],
+        chainKey,
+      );
+      return rows[0] === undefined ? undefined : toRecord(rows[0]);
+    },
+
+    async recordIntent(
+      chainKey: string,
+      expectedVersion: number,
+      intent: RefreshIntent | null,
+    ): Promise<boolean> {
+      checkChainKey(chainKey);
+      checkVersion(expectedVersion);
+      checkIntent(intent);
+      const values = [...valuesOf('refreshIntent', intent), chainKey, expectedVersion];
+      const { rowCount } = await run(pool, 'recordIntent', intentSql, values, chainKey);
+      return rowCount === 1;
+    },
+
+    async list(query?: ListQuery): Promise<ListPage> {
+      const plan = planList(query);
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const filter = (condition: (...at: string[]) => string, ...values: unknown[]) => {
+        const at = values.map((value) => `$${params.push(value)}`);
+        where.push(condition(...at));
+      };
+      if (plan.clientId !== undefined) filter((at) => `client_id = ${at}`, plan.clientId);
+      if (plan.installationId !== undefined) filter((at) => `installation_id = ${at}`, plan.installationId);
+      if (plan.status !== undefined) filter((at) => `status = ${at}`, plan.status);
+      if (plan.expiresBefore !== undefined) filter((at) => `expires_at < ${at}`, plan.expiresBefore);
+      if (plan.after !== undefined) {
+        if (plan.byExpiry) {
+          filter(
+            (e, k) => `(expires_at, chain_key) > (${e}, ${k})`,
+            plan.after.expiresAt,
+            plan.after.chainKey,
+          );
+        } else filter((at) => `chain_key > ${at}`, plan.after.chainKey);
+      }
+      // One row past the page tells whether another page follows.
+      const limit = `$${params.push(plan.limit + 1)}`;
+      const sql = `SELECT * FROM ${t}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`}
+        ORDER BY ${plan.byExpiry ? 'expires_at, chain_key' : 'chain_key'} LIMIT ${limit}`;
+      const { rows } = await run(pool, 'list', sql, params);
+      const records = rows.slice(0, plan.limit).map(toRecord);
+      const last = records.at(-1);
+      return {
+        records,
+        cursor:
+          rows.length > plan.limit && last !== undefined ? encodeCursor(last, plan.byExpiry) : undefined,
+      };
+    },
+
+    async delete(query: DeleteQuery): Promise<number> {
+      const target = checkDeleteQuery(query);
+      const { rowCount } =
+        'chainKey' in target
+          ? await run(
+              pool,
+              'delete',
+              `DELETE FROM ${t} WHERE chain_key = $1`,
+              [target.chainKey],
+              target.chainKey,
+            )
+          : await run(pool, 'delete', `DELETE FROM ${t} WHERE client_id = $1 AND installation_id = $2`, [
+              target.clientId,
+              target.installationId,
+            ]);
+      return rowCount ?? 0;
+    },
+
+    async close(): Promise<void> {
+      await lock.close?.();
+    },
+  };
+}
