@@ -2,21 +2,12 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { ConfigurationError, ReauthorizationRequiredError, RetryLaterError } from '../src/errors.js';
 import type { RotatorEvents } from '../src/events.js';
 import { createLocalLock } from '../src/lock/local.js';
-import { type Harness, harness, refreshCalls } from './helpers/setup.js';
+import { type Harness, harness, refreshCalls, rejection } from './helpers/setup.js';
 
 let h: Harness;
 afterEach(async () => {
   await h?.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('invalid_refresh_token', () => {
   test('marks the chain, emits once, throws, and never calls Slack again until re-installed', async () => {

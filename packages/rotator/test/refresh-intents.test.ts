@@ -2,21 +2,12 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { ReauthorizationRequiredError, RetryLaterError } from '../src/errors.js';
 import type { RotatorEvents } from '../src/events.js';
 import type { FakeSlackOptions } from '../src/testing/fake-slack.js';
-import { type Harness, harness } from './helpers/setup.js';
+import { type Harness, harness, rejection } from './helpers/setup.js';
 
 let h: Harness;
 afterEach(async () => {
   await h?.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /**
  * A refresh whose answer is lost (Slack rotated, then the connection dropped) and whose holder

@@ -1,6 +1,7 @@
 import { invalidArgument, StorageError } from '../errors.js';
 import { createPostgresLock, type PostgresLockOptions } from '../lock/postgres.js';
 import type { Lock } from '../lock/types.js';
+import { RECORD_COLUMNS } from './columns.js';
 import { encodeCursor, planList } from './list.js';
 import { type PostgresLocation, type PostgresPool, run, tablesFor, toNumber } from './postgres-pool.js';
 import {
@@ -40,29 +41,7 @@ export interface PostgresStoreOptions extends PostgresLocation {
 }
 
 /** Each plain record field and its column. `refreshIntent` has four columns of its own. */
-const COLUMNS = [
-  ['chainKey', 'chain_key'],
-  ['clientId', 'client_id'],
-  ['installationId', 'installation_id'],
-  ['enterpriseId', 'enterprise_id'],
-  ['teamId', 'team_id'],
-  ['isEnterpriseInstall', 'is_enterprise_install'],
-  ['kind', 'kind'],
-  ['userId', 'user_id'],
-  ['appId', 'app_id'],
-  ['botId', 'bot_id'],
-  ['botUserId', 'bot_user_id'],
-  ['scopes', 'scopes'],
-  ['accessToken', 'access_token'],
-  ['refreshToken', 'refresh_token'],
-  ['expiresAt', 'expires_at'],
-  ['fallbackRefreshToken', 'fallback_refresh_token'],
-  ['status', 'status'],
-  ['lastErrorCode', 'last_error_code'],
-  ['refreshedAt', 'refreshed_at'],
-  ['createdAt', 'created_at'],
-  ['updatedAt', 'updated_at'],
-] as const satisfies readonly (readonly [Exclude<keyof NewTokenRecord, 'refreshIntent'>, string])[];
+const COLUMNS = RECORD_COLUMNS;
 
 const INTENT_COLUMNS = [
   'refresh_intent_version',

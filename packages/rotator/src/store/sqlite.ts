@@ -2,6 +2,7 @@ import { invalidArgument, StorageError } from '../errors.js';
 import { createSqliteLock } from '../lock/sqlite.js';
 import type { Lock } from '../lock/types.js';
 import { checkClock } from '../lock/wait.js';
+import { RECORD_COLUMNS } from './columns.js';
 import { encodeCursor, planList } from './list.js';
 import {
   checkChainKey,
@@ -46,30 +47,7 @@ export interface SqliteStoreOptions extends BusyOptions {
 }
 
 /** Each record field and its column, in the order of the INSERT. */
-const COLUMNS = [
-  ['chainKey', 'chain_key'],
-  ['clientId', 'client_id'],
-  ['installationId', 'installation_id'],
-  ['enterpriseId', 'enterprise_id'],
-  ['teamId', 'team_id'],
-  ['isEnterpriseInstall', 'is_enterprise_install'],
-  ['kind', 'kind'],
-  ['userId', 'user_id'],
-  ['appId', 'app_id'],
-  ['botId', 'bot_id'],
-  ['botUserId', 'bot_user_id'],
-  ['scopes', 'scopes'],
-  ['accessToken', 'access_token'],
-  ['refreshToken', 'refresh_token'],
-  ['expiresAt', 'expires_at'],
-  ['fallbackRefreshToken', 'fallback_refresh_token'],
-  ['refreshIntent', 'refresh_intent'],
-  ['status', 'status'],
-  ['lastErrorCode', 'last_error_code'],
-  ['refreshedAt', 'refreshed_at'],
-  ['createdAt', 'created_at'],
-  ['updatedAt', 'updated_at'],
-] as const satisfies readonly (readonly [keyof NewTokenRecord, string])[];
+const COLUMNS = [...RECORD_COLUMNS, ['refreshIntent', 'refresh_intent']] as const;
 
 const COLUMN_OF = new Map<string, string>(COLUMNS);
 

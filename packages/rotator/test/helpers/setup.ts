@@ -139,3 +139,13 @@ export function assertNoTokens(lines: LogLine[], values: unknown[] = []): void {
     if (TOKEN_PATTERN.test(describe(value))) throw new Error('an event or error holds token material');
   }
 }
+
+/** The error a promise rejects with; fails the test when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
