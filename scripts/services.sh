@@ -23,6 +23,19 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
 fi
 pg_isready -h 127.0.0.1 -p 5432 -q || { log 'PostgreSQL did not start'; exit 1; }
 
+# A cluster that Debian just created asks for a password (scram) on 127.0.0.1; the tests connect as
+# postgres without one, as on the development machines: trust local TCP connections.
+if ! psql -h 127.0.0.1 -U postgres -w -d postgres -tAc 'select 1' >/dev/null 2>&1; then
+  hba=$(su postgres -c "psql -tAc 'show hba_file'" 2>/dev/null || true)
+  [[ -n $hba && -f $hba ]] || { log 'PostgreSQL refuses user postgres on 127.0.0.1 and pg_hba.conf was not found'; exit 1; }
+  log "trusting 127.0.0.1 and ::1 in $hba"
+  sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+  su postgres -c "psql -tAc 'select pg_reload_conf()'" >/dev/null
+  sleep 1
+  psql -h 127.0.0.1 -U postgres -w -d postgres -tAc 'select 1' >/dev/null 2>&1 ||
+    { log 'PostgreSQL still refuses user postgres on 127.0.0.1'; exit 1; }
+fi
+
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   log 'starting Redis'
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
