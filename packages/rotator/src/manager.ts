@@ -4,6 +4,7 @@ import {
   candidateChainKeys,
   chainKeyOf,
   chainSuffixOf,
+  configChainKeyOf,
   installationIdOf,
 } from './chain.js';
 import { withEncryption } from './crypto/encrypted-store.js';
@@ -15,6 +16,7 @@ import type { Lock } from './lock/types.js';
 import { checkOptions, type ResolvedOptions, type RotatorOptions } from './options.js';
 import { createRefresher, inactiveError, notFoundError } from './refresher.js';
 import type {
+  ConfigTokenInput,
   GetTokenOptions,
   Rotator,
   SavedInstallation,
@@ -193,13 +195,17 @@ export function createRotator(options: RotatorOptions): Rotator {
   /** The record to serve for `key`: from cache when fresh, else read and refreshed when due. */
   async function resolve(key: ChainKeyInput, minValidityMs: number): Promise<TokenRecord> {
     checkOpen();
-    const lookup = lookupOf(key);
+    return serve(lookupOf(key), () => load(key), minValidityMs);
+  }
+
+  /** The record to serve for a lookup string, loading it with `load` when the cache cannot. */
+  async function serve(lookup: string, loadRecord: () => Promise<TokenRecord>, minValidityMs: number) {
     const cached = cache.get(lookup);
     const at = now();
     if (cached !== undefined && at < cached.freshUntil && cached.record.expiresAt - at >= minValidityMs) {
       return cached.record;
     }
-    const record = await load(key);
+    const record = await loadRecord();
     const entry = remember(record);
     cache.set(lookup, entry);
     if (record.status !== 'active') throw inactiveError(record);
@@ -373,6 +379,71 @@ export function createRotator(options: RotatorOptions): Rotator {
     return fn(next.accessToken);
   }
 
+  async function saveConfigToken(config: ConfigTokenInput): Promise<{ chainKey: string; expiresAt: number }> {
+    checkOpen();
+    if (typeof config !== 'object' || config === null) {
+      throw invalidArgument(
+        'saveConfigToken needs { teamId, userId, token, refreshToken, exp }',
+        'ERR_INVALID_ARG_TYPE',
+      );
+    }
+    const chainKey = configChainKeyOf(config.teamId, config.userId);
+    for (const field of ['token', 'refreshToken'] as const) {
+      if (typeof config[field] !== 'string' || config[field] === '') {
+        throw invalidArgument(`config.${field} must be a non-empty string`, 'ERR_INVALID_ARG_TYPE');
+      }
+    }
+    if (typeof config.exp !== 'number' || !Number.isFinite(config.exp) || config.exp <= 0) {
+      throw invalidArgument('config.exp must be the expiry in epoch seconds, as Slack gives it');
+    }
+    const at = now();
+    const record = await store.put({
+      chainKey,
+      clientId,
+      installationId: config.teamId,
+      enterpriseId: null,
+      teamId: config.teamId,
+      isEnterpriseInstall: false,
+      kind: 'config',
+      userId: config.userId,
+      appId: null,
+      botId: null,
+      botUserId: null,
+      scopes: [],
+      accessToken: config.token,
+      refreshToken: config.refreshToken,
+      expiresAt: config.exp * 1000,
+      fallbackRefreshToken: null,
+      refreshIntent: null,
+      status: 'active',
+      lastErrorCode: null,
+      refreshedAt: null,
+      createdAt: at,
+      updatedAt: at,
+    });
+    forget(chainKey);
+    remember(record);
+    return { chainKey, expiresAt: record.expiresAt };
+  }
+
+  async function getConfigToken(
+    key: { teamId: string; userId: string },
+    options?: GetTokenOptions,
+  ): Promise<string> {
+    checkOpen();
+    if (typeof key !== 'object' || key === null) {
+      throw invalidArgument('getConfigToken needs { teamId, userId }', 'ERR_INVALID_ARG_TYPE');
+    }
+    const chainKey = configChainKeyOf(key.teamId, key.userId);
+    const minValidityMs = checkMinValidity(options);
+    const record = await serve(
+      chainKey,
+      async () => (await refresher.read(chainKey)) ?? Promise.reject(notFoundError(chainKey)),
+      minValidityMs,
+    );
+    return record.accessToken;
+  }
+
   async function refresh(key: ChainKeyInput, options: { force?: boolean } = {}): Promise<TokenInfo> {
     checkOpen();
     const record = await load(key);
@@ -431,6 +502,8 @@ export function createRotator(options: RotatorOptions): Rotator {
     },
     withToken,
     refresh,
+    saveConfigToken,
+    getConfigToken,
     deleteInstallation,
     sweep(options) {
       checkOpen();

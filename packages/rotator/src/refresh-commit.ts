@@ -146,10 +146,12 @@ export function createCommitter({ settings, read, cas, failure }: CommitterDeps)
     chainKey: string,
     startedAt: number,
     baseVersion?: number,
+    kind?: TokenRecord['kind'],
   ): void {
     for (const answer of late) {
       void answer.then(async (raw) => {
-        const outcome = processRefreshResult(raw, { startedAt, expectedTokenType: undefined });
+        const shape = kind === 'config' ? 'tooling' : 'oauth';
+        const outcome = processRefreshResult(raw, { startedAt, expectedTokenType: undefined, shape });
         if (outcome.kind !== 'issued' || outcome.pair.refreshToken === undefined) return;
         try {
           const current = await read(chainKey);

@@ -172,19 +172,24 @@ export function createRefresher(settings: RefresherSettings) {
           }
           intentFor = token;
         }
-        const raw = await transport.send(
-          'oauth.v2.access',
-          { grant_type: 'refresh_token', refresh_token: token },
-          credentials,
-        );
+        // Configuration tokens rotate at tooling.tokens.rotate, with the refresh token alone.
+        const raw =
+          record.kind === 'config'
+            ? await transport.send('tooling.tokens.rotate', { refresh_token: token })
+            : await transport.send(
+                'oauth.v2.access',
+                { grant_type: 'refresh_token', refresh_token: token },
+                credentials,
+              );
         const outcome = processRefreshResult(raw, {
           startedAt,
           expectedTokenType: record.kind === 'config' ? undefined : record.kind,
+          shape: record.kind === 'config' ? 'tooling' : 'oauth',
         });
         switch (outcome.kind) {
           case 'issued': {
             const stored = await commit(record, outcome.pair, outcome.anomalies, usingFallback, maybeSpent());
-            if (late.length > 0) watchLate(late, stored.chainKey, startedAt);
+            if (late.length > 0) watchLate(late, stored.chainKey, startedAt, undefined, record.kind);
             if (outcome.anomalies.length > 0) {
               logger.warn(
                 { chainKey: record.chainKey, anomalies: outcome.anomalies },
@@ -226,7 +231,7 @@ export function createRefresher(settings: RefresherSettings) {
               await settings.sleep(delay);
               continue;
             }
-            if (late.length > 0) watchLate(late, record.chainKey, startedAt, record.version);
+            if (late.length > 0) watchLate(late, record.chainKey, startedAt, record.version, record.kind);
             throw failure(
               record,
               new RetryLaterError(

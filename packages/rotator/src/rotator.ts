@@ -48,6 +48,19 @@ export interface SaveInstallationOptions {
   issuedAt?: number;
 }
 
+/** An app configuration token pair, as the App Config page (or `tooling.tokens.rotate`) gives it. */
+export interface ConfigTokenInput {
+  /** The workspace of the user who created the token. */
+  teamId: string;
+  userId: string;
+  /** The configuration access token (`xoxe.xoxp-…`). */
+  token: string;
+  /** The refresh token (`xoxe-…`). */
+  refreshToken: string;
+  /** When the token expires, in epoch seconds (Slack's `exp`). */
+  exp: number;
+}
+
 /** The result of one {@link Rotator.sweep} pass. */
 export interface SweepResult {
   checked: number;
@@ -106,6 +119,15 @@ export interface Rotator {
     fn: (token: string) => Promise<T> | T,
     options?: GetTokenOptions,
   ): Promise<T>;
+  /**
+   * Stores an app configuration token pair (for `apps.manifest.*`); it is rotated with
+   * `tooling.tokens.rotate` through the same single-flight, lock and compare-and-set. Chain key
+   * `config:<teamId>:<userId>`.
+   * @throws TypeError for a malformed pair; nothing is stored.
+   */
+  saveConfigToken(config: ConfigTokenInput): Promise<{ chainKey: string; expiresAt: number }>;
+  /** A valid app configuration token, rotated first when due. Errors as {@link Rotator.getToken}. */
+  getConfigToken(key: { teamId: string; userId: string }, options?: GetTokenOptions): Promise<string>;
   /** Refreshes the chain now if due (or always, with `force`). Returns the resulting token info. */
   refresh(key: ChainKeyInput, options?: { force?: boolean }): Promise<TokenInfo>;
   /** Removes every chain of an installation. Returns how many were removed. */
