@@ -33,6 +33,7 @@ export type { Logger } from './logger.js';
 export { createRotator } from './manager.js';
 export type { RotatorOptions } from './options.js';
 export type {
+  ConfigTokenInput,
   GetTokenOptions,
   Rotator,
   SavedInstallation,
