@@ -49,7 +49,7 @@ const app = new App({
 });
 
 // tokens_revoked and app_uninstalled mark the chains revoked (Bolt runs them without authorize).
-registerRevocationListeners(app, rotator, { store });
+registerRevocationListeners(app, rotator);
 
 app.event('app_mention', async ({ event, client }) => {
   await client.chat.postMessage({ channel: event.channel, text: 'Hello!' });

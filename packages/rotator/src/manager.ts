@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   type ChainKeyInput,
+  type ChainSelector,
   candidateChainKeys,
   chainKeyOf,
   chainSuffixOf,
@@ -467,6 +468,54 @@ export function createRotator(options: RotatorOptions): Rotator {
     isClosed: () => closed,
   });
 
+  async function markRevoked(
+    installation: Omit<ChainKeyInput, 'chain'>,
+    options: { chains?: ChainSelector[]; reason?: string } = {},
+  ): Promise<number> {
+    checkOpen();
+    const installationId = installationIdOf(installation);
+    const wanted = options.chains?.map((chain) => chainSuffixOf(chain));
+    const reason = options.reason ?? 'revoked';
+    let marked = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await store.list({
+        clientId,
+        installationId,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      cursor = page.cursor;
+      for (const found of page.records) {
+        if (found.kind === 'config') continue;
+        if (
+          wanted !== undefined &&
+          !wanted.includes(found.chainKey.slice(`${clientId}:${installationId}:`.length))
+        ) {
+          continue;
+        }
+        // Compare-and-set like every write: a refresh racing the mark either lands first (and is
+        // then marked) or loses its write.
+        let record: TokenRecord | undefined = found;
+        for (let attempt = 0; record !== undefined && record.status !== 'revoked' && attempt < 5; attempt++) {
+          const next = await store.compareAndSet(record.chainKey, record.version, {
+            status: 'revoked',
+            lastErrorCode: reason,
+            refreshIntent: null,
+            updatedAt: now(),
+          });
+          if (next !== undefined) {
+            marked++;
+            forget(next.chainKey);
+            break;
+          }
+          record = await refresher.read(found.chainKey);
+        }
+      }
+    } while (cursor !== undefined);
+    logger.info({ installationId, marked, reason }, 'slack-rotator chains marked revoked');
+    return marked;
+  }
+
   async function deleteInstallation(installation: Omit<ChainKeyInput, 'chain'>): Promise<number> {
     checkOpen();
     const installationId = installationIdOf(installation);
@@ -505,6 +554,7 @@ export function createRotator(options: RotatorOptions): Rotator {
     saveConfigToken,
     getConfigToken,
     deleteInstallation,
+    markRevoked,
     sweep(options) {
       checkOpen();
       return sweep(options);

@@ -1,4 +1,4 @@
-import type { ChainKeyInput, ChainKind } from './chain.js';
+import type { ChainKeyInput, ChainKind, ChainSelector } from './chain.js';
 import type { Listener, RotatorEventName } from './events.js';
 import type { InstallFlow } from './install-flow.js';
 
@@ -130,6 +130,15 @@ export interface Rotator {
   getConfigToken(key: { teamId: string; userId: string }, options?: GetTokenOptions): Promise<string>;
   /** Refreshes the chain now if due (or always, with `force`). Returns the resulting token info. */
   refresh(key: ChainKeyInput, options?: { force?: boolean }): Promise<TokenInfo>;
+  /**
+   * Marks chains of an installation `revoked` (after `tokens_revoked` or `app_uninstalled`), keeping
+   * the records: every bot and user chain, or only `chains`. No token of a revoked chain is served
+   * or refreshed until the installation is saved again. Returns how many chains were marked.
+   */
+  markRevoked(
+    installation: Omit<ChainKeyInput, 'chain'>,
+    options?: { chains?: ChainSelector[]; reason?: string },
+  ): Promise<number>;
   /** Removes every chain of an installation. Returns how many were removed. */
   deleteInstallation(installation: Omit<ChainKeyInput, 'chain'>): Promise<number>;
   /** One pass over the chains that expire soon, refreshing those that are due. */

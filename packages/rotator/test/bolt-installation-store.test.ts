@@ -255,21 +255,14 @@ describe("createInstallationStore with Bolt's built-in OAuth", () => {
     await installWithBotId(h.rotator, h.slack, { teamId: 'T1', userId: 'U1', userScopes: ['search:read'] });
     await installWithBotId(h.rotator, h.slack, { teamId: 'T2' });
 
-    await expect(
-      createInstallationStore(h.rotator).deleteInstallation({
-        teamId: 'T1',
-        userId: 'U1',
-        isEnterpriseInstall: false,
-      }),
-    ).rejects.toThrow(/needs \{ store \}/);
-
-    const store = createInstallationStore(h.rotator, { store: h.store });
+    // The rotator marks the chain itself (markRevoked): no store option is needed.
+    const store = createInstallationStore(h.rotator);
     await store.deleteInstallation({ teamId: 'T1', userId: 'U1', isEnterpriseInstall: false });
     const userRecord = await h.store.get(`${h.rotator.clientId}:T1:user:U1`);
     expect(userRecord?.status).toBe('revoked');
     // A rotator with an empty cache (another process) sees the mark at once; the one that served the
     // token may serve it from its cache for up to cacheTtlMs.
-    const elsewhere = createInstallationStore(h.another(), { store: h.store });
+    const elsewhere = createInstallationStore(h.another());
     const afterUser = await elsewhere.fetchInstallation({
       teamId: 'T1',
       userId: 'U1',

@@ -29,7 +29,7 @@ async function boltApp() {
     processBeforeResponse: true,
     logger: quietLogger(),
   });
-  registerRevocationListeners(app, h.rotator, { store: h.store });
+  registerRevocationListeners(app, h.rotator);
   const mentions = { runs: 0 };
   app.event('app_mention', async () => {
     mentions.runs += 1;
@@ -91,10 +91,13 @@ describe('revocation events through a real Bolt app', () => {
     expect(mentions.runs).toBe(0);
   });
 
-  test('handlers need the store until the rotator can mark chains itself; a rotator that can is used', async () => {
+  test("handlers use the rotator's markRevoked; a Rotator-like object without it needs the store", async () => {
     h = await harness({ lifetimeMs: 60_000 });
-    expect(() => createRevocationHandlers(h.rotator)).toThrow(/^\[slack-rotator\] .*needs \{ store \}/);
-    expect(() => createRevocationHandlers(h.rotator, { store: {} as never })).toThrow(TypeError);
+    // A Rotator-like object without markRevoked needs the store to mark chains with.
+    const without = Object.assign(Object.create(h.rotator), { markRevoked: undefined });
+    expect(() => createRevocationHandlers(without)).toThrow(/^\[slack-rotator\] .*needs \{ store \}/);
+    expect(() => createRevocationHandlers(without, { store: {} as never })).toThrow(TypeError);
+    expect(typeof createRevocationHandlers(h.rotator).tokensRevoked).toBe('function');
     expect(() => registerRevocationListeners({} as never, h.rotator, { store: h.store })).toThrow(
       /needs a Bolt App/,
     );

@@ -10,8 +10,8 @@ import type { BoltEventRegistry, RevocationEventArgs } from './types.js';
  * refreshed (`getToken` throws `chain_revoked`) until a new installation is saved. Without `chains`,
  * every chain of the installation. Resolves to how many chains it marked.
  *
- * This is the function the revocation handlers need from the rotator; a rotator that offers it as
- * `markRevoked` is used directly, else the `store` option stands in for it.
+ * The rotator's own `markRevoked` is used; the `store` option stands in only for a Rotator-like
+ * object without it.
  */
 export type MarkRevoked = (
   installation: Omit<ChainKeyInput, 'chain'>,
@@ -21,8 +21,8 @@ export type MarkRevoked = (
 /** Options of {@link createRevocationHandlers} and {@link createInstallationStore}. */
 export interface RevocationOptions {
   /**
-   * The token store the rotator was created with. Needed only while the rotator offers no
-   * `markRevoked` of its own: the chains are then marked in the store directly, each by
+   * The token store the rotator was created with. Needed only for a Rotator-like object without
+   * `markRevoked`: the chains are then marked in the store directly, each by
    * compare-and-set on its version. A token the rotator cached before the mark may still be served
    * for up to its `cacheTtlMs` (Slack refuses it anyway).
    */
@@ -141,7 +141,7 @@ export function revocationOf(
  *
  * @example
  * ```ts
- * const revocation = createRevocationHandlers(rotator, { store });
+ * const revocation = createRevocationHandlers(rotator);
  * app.event('tokens_revoked', revocation.tokensRevoked);
  * app.event('app_uninstalled', revocation.appUninstalled);
  * ```
@@ -175,7 +175,7 @@ export function createRevocationHandlers(rotator: Rotator, options?: RevocationO
  *
  * @example
  * ```ts
- * registerRevocationListeners(app, rotator, { store });
+ * registerRevocationListeners(app, rotator);
  * ```
  * @throws TypeError as {@link createRevocationHandlers}, or when `app` has no `event` method.
  */
