@@ -31,6 +31,27 @@ export { createLocalLock } from './lock/local.js';
 export type { AcquireOptions, Lease, Lock } from './lock/types.js';
 export type { Logger } from './logger.js';
 export { createRotator } from './manager.js';
+export type { FileJournalOptions, JournalEntry, MigrationJournal } from './migrate/journal.js';
+export { createFileJournal, fingerprintToken } from './migrate/journal.js';
+export { migrateInstallations } from './migrate/migrate.js';
+export type {
+  FileInstallationStoreLocation,
+  InstallationQueryLike,
+  InstallationStoreLike,
+} from './migrate/sources.js';
+export { fetchInstallations, readFileInstallationStore, readInstallationsFile } from './migrate/sources.js';
+export type {
+  InstallationLike,
+  MigrateOptions,
+  MigrationChainRef,
+  MigrationFailure,
+  MigrationFailureCode,
+  MigrationInput,
+  MigrationOutcome,
+  MigrationProgress,
+  MigrationReport,
+  UnreadableInstallation,
+} from './migrate/types.js';
 export type { RotatorOptions } from './options.js';
 export type {
   ConfigTokenInput,
