@@ -51,7 +51,10 @@ export interface InstallFlow {
    * Turns a legacy long-lived token (`xoxb-…` / `xoxp-…`) into a rotating chain with
    * `oauth.v2.exchange`, and saves it. Slack exchanges a token once.
    */
-  exchangeLegacyToken(token: string, options?: { userId?: string }): Promise<SavedInstallation>;
+  exchangeLegacyToken(
+    token: string,
+    options?: { userId?: string; botId?: string },
+  ): Promise<SavedInstallation>;
 }
 
 const STATE_MAX_AGE_MS = 10 * 60_000;
@@ -175,7 +178,7 @@ export function createInstallFlow(deps: {
 
   async function exchangeLegacyToken(
     token: string,
-    options: { userId?: string } = {},
+    options: { userId?: string; botId?: string } = {},
   ): Promise<SavedInstallation> {
     if (typeof token !== 'string' || !/^xox[bp]-/.test(token)) {
       throw invalidArgument(
@@ -184,8 +187,18 @@ export function createInstallFlow(deps: {
       );
     }
     const issuedAt = deps.now();
-    const raw = await deps.transport.send('oauth.v2.exchange', { token }, deps.credentials);
-    if (raw.kind !== 'json' || raw.status >= 500 || raw.status === 429) {
+    const first = await deps.transport.send('oauth.v2.exchange', { token }, deps.credentials);
+    // A slow answer is still Slack's answer: wait for it rather than call the exchange lost.
+    const raw = first.kind === 'timeout' ? await first.late : first;
+    if (raw.kind === 'json' && (raw.status === 429 || raw.body.error === 'ratelimited')) {
+      // Nothing was exchanged: safe to try again after Retry-After.
+      throw new RetryLaterError('rate_limited', '[slack-rotator] Slack rate-limited the exchange', {
+        slackError: 'ratelimited',
+        status: raw.status,
+        retryAt: deps.now() + (raw.retryAfterMs ?? 60_000),
+      });
+    }
+    if (raw.kind !== 'json' || raw.status >= 500) {
       // Slack may have exchanged the token and the answer was lost: trying again would get
       // token_already_exchanged, and the installation would need to be authorized again.
       throw unavailable(raw);
@@ -195,6 +208,7 @@ export function createInstallFlow(deps: {
     return deps.saveInstallation(body, {
       issuedAt,
       ...(options.userId === undefined ? {} : { userId: options.userId }),
+      ...(options.botId === undefined ? {} : { botId: options.botId }),
     });
   }
 

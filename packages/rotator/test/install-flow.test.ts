@@ -103,3 +103,27 @@ describe('exchangeLegacyToken (oauth.v2.exchange)', () => {
     expect(h.slack.calls).toHaveLength(0);
   });
 });
+
+describe('exchangeLegacyToken under faults', () => {
+  test('a 429 is a rate_limited RetryLaterError with retryAt, and nothing was exchanged', async () => {
+    h = await harness();
+    const legacy = h.slack.createLegacyToken({ teamId: 'T1', kind: 'bot' });
+    h.slack.injectFault('rate_limited', { method: 'oauth.v2.exchange', retryAfterSeconds: 3 });
+    await expect(h.rotator.exchangeLegacyToken(legacy)).rejects.toMatchObject({
+      name: 'RetryLaterError',
+      code: 'rate_limited',
+      retryAt: expect.any(Number),
+    });
+    const saved = await h.rotator.exchangeLegacyToken(legacy, { botId: 'B1' });
+    expect((await h.rotator.getTokenInfo({ teamId: 'T1' })).botId).toBe('B1');
+    expect(saved.installationId).toBe('T1');
+  });
+
+  test('an answer slower than the request timeout is still saved', async () => {
+    h = await harness({ slack: { latencyMs: 300 }, rotator: { requestTimeoutMs: 100, lockTtlMs: 1_000 } });
+    const legacy = h.slack.createLegacyToken({ teamId: 'T1', kind: 'bot' });
+    const saved = await h.rotator.exchangeLegacyToken(legacy);
+    expect(saved.installationId).toBe('T1');
+    expect(h.slack.calls.filter((c) => c.method === 'oauth.v2.exchange')).toHaveLength(1);
+  });
+});
