@@ -90,7 +90,9 @@ describe('saveInstallation and keys', () => {
 describe('markRevoked', () => {
   test('marks every chain of an installation revoked, keeps the records, and serves none of them', async () => {
     h = await harness();
-    await h.rotator.saveInstallation(h.slack.install({ teamId: 'T1', userId: 'U1', userScopes: ['search:read'] }));
+    await h.rotator.saveInstallation(
+      h.slack.install({ teamId: 'T1', userId: 'U1', userScopes: ['search:read'] }),
+    );
     await h.rotator.getToken({ teamId: 'T1' });
     expect(await h.rotator.markRevoked({ teamId: 'T1' }, { reason: 'app_uninstalled' })).toBe(2);
     const bot = await h.store.get(`${h.slack.clientId}:T1:bot`);
@@ -104,7 +106,9 @@ describe('markRevoked', () => {
 
   test('marks only the chains named', async () => {
     h = await harness();
-    await h.rotator.saveInstallation(h.slack.install({ teamId: 'T1', userId: 'U1', userScopes: ['search:read'] }));
+    await h.rotator.saveInstallation(
+      h.slack.install({ teamId: 'T1', userId: 'U1', userScopes: ['search:read'] }),
+    );
     expect(await h.rotator.markRevoked({ teamId: 'T1' }, { chains: [{ userId: 'U1' }] })).toBe(1);
     expect((await h.store.get(`${h.slack.clientId}:T1:user:U1`))?.status).toBe('revoked');
     expect((await h.store.get(`${h.slack.clientId}:T1:bot`))?.status).toBe('active');
