@@ -1,0 +1,169 @@
+// One process of the storm: a rotator on the shared backend (the store with its own lock). Warms up,
+// says 'ready', waits for 'go' (a start instant shared by every worker), then asks for all of its
+// expired chains at once, and reports per chain when its call resolved and what its lock saw.
+import { createHash } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isRotatorError } from '../packages/rotator/src/errors.js';
+import type { AcquireOptions, Lease, Lock } from '../packages/rotator/src/lock/types.js';
+import { createRotator } from '../packages/rotator/src/manager.js';
+import type { TokenStore } from '../packages/rotator/src/store/types.js';
+import { openStore } from './storm-backends.js';
+import {
+  type Acquisition,
+  type ChainEntry,
+  createClock,
+  type LockCall,
+  type ParentMessage,
+  type WorkerConfig,
+  type WorkerMessage,
+} from './storm-shared.js';
+
+const config = JSON.parse(process.env.STORM_CONFIG ?? '{}') as WorkerConfig;
+const clock = createClock();
+const send = (message: WorkerMessage) =>
+  new Promise<void>((resolve, reject) => {
+    process.send?.(message, undefined, {}, (error) => (error ? reject(error) : resolve()));
+  });
+
+// Started with --no-warnings: each process warning is reported to the parent, which prints each kind once.
+const warnings: string[] = [];
+process.on('warning', (warning) => warnings.push(`${warning.name}: ${warning.message}`));
+
+const teamOf = (chainKey: string) => chainKey.split(':')[1] ?? '';
+const acquisitions = new Map<string, Acquisition[]>();
+const lockCalls = new Map<string, LockCall[]>();
+const commits = new Map<string, { casSentAt: number; committedAt?: number }>();
+
+/**
+ * The store's own lock, timed: changes nothing (any other method is the lock's own) but records when
+ * each acquire was called and settled, and when each lease was released.
+ */
+function timed(lock: Lock): Lock {
+  const byOwner = new Map<string, Acquisition>();
+  return {
+    ...lock,
+    async acquire(name: string, options: AcquireOptions): Promise<Lease> {
+      const calledAt = clock();
+      const team = teamOf(name.slice('refresh:'.length));
+      const seen: Acquisition = { calledAt, settledAt: Number.NaN, taken: false };
+      acquisitions.set(team, [...(acquisitions.get(team) ?? []), seen]);
+      try {
+        const lease = await lock.acquire(name, options);
+        seen.taken = true;
+        byOwner.set(lease.owner, seen);
+        return lease;
+      } finally {
+        seen.settledAt = clock();
+      }
+    },
+    async release(lease: Lease): Promise<void> {
+      await lock.release(lease);
+      const seen = byOwner.get(lease.owner);
+      if (seen !== undefined) seen.releasedAt = clock();
+      byOwner.delete(lease.owner);
+    },
+  };
+}
+
+/** The store, with the send time of each CAS that stores a new pair recorded. */
+function timedStore(store: TokenStore): TokenStore {
+  return {
+    ...store,
+    async compareAndSet(chainKey, expectedVersion, update) {
+      const casSentAt = clock();
+      const stored = await store.compareAndSet(chainKey, expectedVersion, update);
+      if (stored !== undefined && update.accessToken !== undefined) commits.set(chainKey, { casSentAt });
+      return stored;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const opened = await openStore(config.backend, {
+    name: config.name,
+    poolMax: config.poolMax,
+    lockRecheckMs: config.lockRecheckMs,
+    onLockCall(name) {
+      const team = teamOf(name.slice('refresh:'.length));
+      const call: LockCall = { sentAt: clock(), answeredAt: Number.NaN };
+      lockCalls.set(team, [...(lockCalls.get(team) ?? []), call]);
+      return () => {
+        call.answeredAt = clock();
+      };
+    },
+  });
+  const rotator = createRotator({
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    store: timedStore(opened.store),
+    lock: timed(opened.lock),
+    slackApiUrl: config.slackUrl,
+  });
+  rotator.on('refreshed', (event) => {
+    const commit = commits.get(event.chainKey);
+    if (commit !== undefined) commit.committedAt = clock();
+  });
+
+  // A running process: its connections open, its code paths (store read, fetch) warm.
+  await opened.warm();
+  await rotator.getToken({ teamId: config.warmTeam });
+  await fetch(`${config.slackUrl}api.test`, { method: 'POST' }).then((response) => response.arrayBuffer());
+
+  const go = new Promise<number>((resolve) => {
+    process.once('message', (message: ParentMessage) => resolve(message.at));
+  });
+  await send({ type: 'ready' });
+  const at = await go;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - clock() - 3)));
+  while (clock() < at) {
+    // The last milliseconds spun, so every worker starts within a fraction of one.
+  }
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const cpu = process.cpuUsage();
+
+  const entries = await Promise.all(
+    config.teams.map(async (teamId): Promise<ChainEntry> => {
+      try {
+        const token = await rotator.getToken({ teamId });
+        const resolvedAt = clock();
+        const tokenHash = createHash('sha256').update(token).digest('hex').slice(0, 16);
+        return { teamId, resolvedAt, tokenHash, acquisitions: [], lockCalls: [] };
+      } catch (caught) {
+        const resolvedAt = clock();
+        const error = isRotatorError(caught) ? caught.code : String(caught);
+        return { teamId, resolvedAt, error, acquisitions: [], lockCalls: [] };
+      }
+    }),
+  );
+  loop.disable();
+  const used = process.cpuUsage(cpu);
+  const load = {
+    cpuMs: (used.user + used.system) / 1000,
+    loopDelayP99: loop.percentile(99) / 1e6,
+    loopDelayMax: loop.max / 1e6,
+  };
+  for (const entry of entries) {
+    entry.acquisitions = acquisitions.get(entry.teamId) ?? [];
+    entry.lockCalls = lockCalls.get(entry.teamId) ?? [];
+    const commit = commits.get(`${config.clientId}:${entry.teamId}:bot`);
+    if (commit?.committedAt !== undefined) {
+      entry.committedAt = commit.committedAt;
+      entry.casSentAt = commit.casSentAt;
+    }
+  }
+  await send({ type: 'result', name: config.name, entries, load, warnings });
+  await rotator.close();
+  await opened.close();
+}
+
+main().then(
+  () => process.exit(0),
+  async (error: unknown) => {
+    await send({
+      type: 'failed',
+      message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    }).catch(() => {});
+    process.exit(1);
+  },
+);

@@ -1,0 +1,280 @@
+/**
+ * `npm run bench:storm`: 8 OS processes × 1,000 chains that all expired, asked for at the same
+ * instant, on PostgreSQL and on Redis (each store with its own lock), against the fake Slack (50 ms
+ * latency, no faults) in this process. Reports refresh calls at Slack, duplicates, lockouts, caller
+ * waits, wake-up latency from each holder's commit to each waiter resuming, and a cold `getToken`
+ * against a bare read of the same row. Each backend runs 3 times, interleaved, each full storm after
+ * a calm one (8 processes × 10 chains); medians are reported. docs/BENCHMARKS.md says how wake-up is
+ * measured. STORM_PROCESSES, STORM_CHAINS, STORM_CALM_CHAINS (0: none), STORM_RUNS, STORM_POOL_MAX and
+ * STORM_COLD_SAMPLES change the sizes (for a quick try: STORM_CHAINS=50 STORM_RUNS=1).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createRotator } from '../packages/rotator/src/manager.js';
+import { createFakeSlack } from '../packages/rotator/src/testing/fake-slack.js';
+import { analyze, type StormAnalysis } from './storm-analyze.js';
+import { openStore, prepareBackend } from './storm-backends.js';
+import { type ColdResult, measureCold } from './storm-cold.js';
+import { printReport } from './storm-report.js';
+import {
+  type BackendKind,
+  type ChainEntry,
+  createClock,
+  median,
+  type ParentMessage,
+  type WorkerConfig,
+  type WorkerLoad,
+  type WorkerMessage,
+} from './storm-shared.js';
+
+const PROCESSES = Number(process.env.STORM_PROCESSES ?? 8);
+const CHAINS = Number(process.env.STORM_CHAINS ?? 1_000);
+const RUNS = Number(process.env.STORM_RUNS ?? 3);
+const COLD_SAMPLES = Number(process.env.STORM_COLD_SAMPLES ?? 2_000);
+/** A light storm run beside each full one: the wake-up mechanism when nothing is saturated. */
+const CALM_CHAINS = Number(process.env.STORM_CALM_CHAINS ?? 10);
+const SLACK_LATENCY_MS = 50;
+const LOCK_RECHECK_MS = 10_000;
+/** Per worker: 8 × 6 = 48 connections, leaving room on the shared server (max_connections 100). */
+const POOL_MAX = Number(process.env.STORM_POOL_MAX ?? 6);
+/** Every token was issued 13 h ago: Slack's 12 h tokens expired an hour ago, all of them. */
+const ISSUED_AGO_MS = 13 * 3_600_000;
+const RUN_TIMEOUT_MS = 5 * 60_000;
+
+const workerScript = fileURLToPath(new URL('./storm-worker.ts', import.meta.url));
+const clock = createClock();
+
+/** One run of one backend. */
+export interface RunResult {
+  kind: BackendKind;
+  run: number;
+  chains: number;
+  refreshCalls: number;
+  duplicates: number;
+  forks: number;
+  lockouts: number;
+  /** Chains whose stored access token is not the one served. */
+  storedMismatch: number;
+  analysis: StormAnalysis;
+  /** Absent for the calm runs. */
+  cold: ColdResult | undefined;
+  /** CPU time of the 8 workers and of this process (the fake Slack) during the storm (ms). */
+  workersCpuMs: number;
+  parentCpuMs: number;
+  /** Workers' event-loop delay during the storm: the median of their p99s, and the largest max (ms). */
+  loopDelayP99: number;
+  loopDelayMax: number;
+  totalMs: number;
+}
+
+interface WorkerResult {
+  entries: ChainEntry[];
+  load: WorkerLoad;
+  warnings: string[];
+}
+
+/** Process warnings of the workers, each kind once with how many workers of which runs printed it. */
+const warned = new Map<string, Set<string>>();
+
+function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+interface Worker {
+  child: ChildProcess;
+  ready: Promise<void>;
+  result: Promise<WorkerResult>;
+  exited: Promise<void>;
+}
+
+function startWorker(config: WorkerConfig): Worker {
+  const child = fork(workerScript, [], {
+    execArgv: ['--import', 'tsx', '--no-warnings'],
+    env: { ...process.env, STORM_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let onReady: () => void = () => {};
+  let onResult: (result: WorkerResult) => void = () => {};
+  let onFail: (error: Error) => void = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    onReady = resolve;
+    onFail = reject;
+  });
+  const result = new Promise<WorkerResult>((resolve, reject) => {
+    onResult = resolve;
+    const fail = onFail;
+    onFail = (error) => {
+      fail(error);
+      reject(error);
+    };
+  });
+  ready.catch(() => {});
+  result.catch(() => {});
+  child.on('message', (message: WorkerMessage) => {
+    if (message.type === 'ready') onReady();
+    else if (message.type === 'result') onResult(message);
+    else onFail(new Error(`${config.name} failed: ${message.message}`));
+  });
+  child.once('exit', (code) => onFail(new Error(`${config.name} exited (${code}) before reporting`)));
+  return { child, ready, result, exited };
+}
+
+async function runStorm(kind: BackendKind, run: number, chains: number): Promise<RunResult> {
+  const started = clock();
+  const slack = await createFakeSlack({ latencyMs: SLACK_LATENCY_MS, seed: run });
+  const backend = await prepareBackend(kind);
+  const workers: Worker[] = [];
+  try {
+    const parent = await openStore(backend.config, {
+      name: 'slack-rotator-bench-parent',
+      poolMax: 2,
+      lockRecheckMs: LOCK_RECHECK_MS,
+    });
+    const teams = Array.from({ length: chains }, (_, i) => `T${String(i).padStart(5, '0')}`);
+    const warmTeam = 'TWARM';
+    const credentials = { clientId: slack.clientId, clientSecret: slack.clientSecret };
+    const installer = createRotator({ ...credentials, store: parent.store, slackApiUrl: slack.url });
+    const issuedAt = Date.now() - ISSUED_AGO_MS;
+    for (let i = 0; i < teams.length; i += 50) {
+      await Promise.all(
+        teams
+          .slice(i, i + 50)
+          .map((teamId) => installer.saveInstallation(slack.install({ teamId }), { issuedAt })),
+      );
+    }
+    await installer.saveInstallation(slack.install({ teamId: warmTeam }));
+    await installer.close();
+
+    for (let w = 0; w < PROCESSES; w++) {
+      workers.push(
+        startWorker({
+          backend: backend.config,
+          name: `slack-rotator-bench-w${w}`,
+          slackUrl: slack.url,
+          ...credentials,
+          teams,
+          warmTeam,
+          poolMax: POOL_MAX,
+          lockRecheckMs: LOCK_RECHECK_MS,
+        }),
+      );
+    }
+    await timeout(Promise.all(workers.map((w) => w.ready)), 60_000, 'workers ready');
+    // One start instant for all: each worker sleeps, then spins, until it.
+    const goAt = clock() + 300;
+    const go: ParentMessage = { type: 'go', at: goAt };
+    for (const worker of workers) worker.child.send(go);
+    const parentCpu = process.cpuUsage();
+    const finished = await timeout(
+      Promise.all(workers.map((w) => w.result)),
+      RUN_TIMEOUT_MS,
+      `${kind} storm`,
+    );
+    const parentUsed = process.cpuUsage(parentCpu);
+    await Promise.all(workers.map((w) => w.exited));
+    const results = finished.map((f) => f.entries);
+    const loads = finished.map((f) => f.load);
+    finished.forEach((f, w) => {
+      for (const warning of new Set(f.warnings)) {
+        warned.set(warning, (warned.get(warning) ?? new Set()).add(`${kind} ${chains}×${run} w${w}`));
+      }
+    });
+    const analysis = analyze(results, goAt, LOCK_RECHECK_MS);
+
+    const served = new Map<string, string | undefined>();
+    for (const entry of results[0] ?? []) served.set(entry.teamId, entry.tokenHash);
+    let lockouts = 0;
+    let storedMismatch = 0;
+    for (const teamId of teams) {
+      const record = await parent.store.get(`${slack.clientId}:${teamId}:bot`);
+      if (
+        record === undefined ||
+        record.status !== 'active' ||
+        slack.peekRefreshToken(record.refreshToken) !== 'active'
+      ) {
+        lockouts++;
+        continue;
+      }
+      const hash = createHash('sha256').update(record.accessToken).digest('hex').slice(0, 16);
+      if (hash !== served.get(teamId)) storedMismatch++;
+    }
+    const refreshes = slack.calls.filter((c) => c.grantType === 'refresh_token');
+    const forks = slack.chains().reduce((sum, chain) => sum + chain.forks, 0);
+    const cold =
+      chains < CHAINS
+        ? undefined
+        : await measureCold(parent, { ...credentials, slackUrl: slack.url, teams, samples: COLD_SAMPLES });
+    await parent.close();
+    return {
+      kind,
+      run,
+      chains,
+      refreshCalls: refreshes.length,
+      duplicates: refreshes.filter((c) => c.duplicate).length,
+      forks,
+      lockouts,
+      storedMismatch,
+      analysis,
+      cold,
+      workersCpuMs: loads.reduce((sum, load) => sum + load.cpuMs, 0),
+      parentCpuMs: (parentUsed.user + parentUsed.system) / 1000,
+      loopDelayP99: median(loads.map((load) => load.loopDelayP99)),
+      loopDelayMax: Math.max(...loads.map((load) => load.loopDelayMax)),
+      totalMs: clock() - started,
+    };
+  } finally {
+    for (const worker of workers) worker.child.kill('SIGKILL');
+    await slack.close();
+    await backend.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = clock();
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
+  const machine = `node ${process.version} · ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown CPU'})`;
+  process.stdout.write(
+    `${machine} · load ${load()}\n` +
+      `${PROCESSES} processes × ${CHAINS.toLocaleString('en-US')} expired chains, Slack latency ${SLACK_LATENCY_MS} ms (no faults), ` +
+      `lock recheck ${LOCK_RECHECK_MS / 1000} s, pg pool max ${POOL_MAX}/process; ${RUNS} runs per backend, interleaved\n\n`,
+  );
+  const results: RunResult[] = [];
+  const calm: RunResult[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    const order: BackendKind[] = run % 2 === 1 ? ['postgres', 'redis'] : ['redis', 'postgres'];
+    for (const kind of order) {
+      for (const chains of CALM_CHAINS > 0 ? [CALM_CHAINS, CHAINS] : [CHAINS]) {
+        const result = await runStorm(kind, run, chains);
+        (chains === CHAINS ? results : calm).push(result);
+        const a = result.analysis;
+        process.stderr.write(
+          `run ${run} ${kind} ${PROCESSES}×${chains}: ${(result.totalMs / 1000).toFixed(1)} s; ` +
+            `refresh calls ${result.refreshCalls}, caller wait p99 ${a.callerWait.p99.toFixed(0)} ms, ` +
+            `wake-up p99 ${a.wake.p99.toFixed(1)} ms (load ${load()})\n`,
+        );
+      }
+    }
+  }
+  printReport(results, calm, { processes: PROCESSES, chains: CHAINS, calmChains: CALM_CHAINS });
+  for (const [warning, where] of warned) {
+    process.stdout.write(`worker warning (${where.size} worker runs): ${warning}\n`);
+  }
+  process.stdout.write(`\nload ${load()} · total ${((clock() - started) / 1000).toFixed(0)} s\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
