@@ -1,4 +1,4 @@
-import { ConfigurationError, RetryLaterError, type RotatorError } from './errors.js';
+import { ConfigurationError, isRotatorError, RetryLaterError, type RotatorError } from './errors.js';
 import { describeError } from './events.js';
 import type { Lease } from './lock/types.js';
 import { createCommitter } from './refresh-commit.js';
@@ -53,11 +53,30 @@ export function createRefresher(settings: RefresherSettings) {
     const initial = record;
     if (satisfied(record, request, initial)) return record;
 
+    const name = `refresh:${chainKey}`;
     for (let round = 0; ; round++) {
-      const lease = await lock.acquire(`refresh:${chainKey}`, {
-        ttlMs: settings.lockTtlMs,
-        waitMs: settings.lockWaitMs,
-      });
+      let lease: Lease | undefined;
+      if (lock.wait === undefined) {
+        lease = await lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: settings.lockWaitMs });
+      } else {
+        // A busy lock means a peer is refreshing: wait for it to finish without taking the lock,
+        // then look at what it stored. Only if it left the chain due does this caller try again.
+        const waitUntil = performance.now() + settings.lockWaitMs;
+        for (;;) {
+          try {
+            lease = await lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: 0 });
+            break;
+          } catch (error) {
+            if (!isRotatorError(error) || error.code !== 'lock_timeout') throw error;
+          }
+          await lock.wait(name, { waitMs: Math.max(0, waitUntil - performance.now()) });
+          const current = await read(chainKey);
+          if (current === undefined) throw notFoundError(chainKey);
+          settings.onRecord(current);
+          if (current.status !== 'active') throw inactiveError(current);
+          if (satisfied(current, request, initial)) return current;
+        }
+      }
       let attempt: Attempt;
       try {
         record = await read(chainKey);

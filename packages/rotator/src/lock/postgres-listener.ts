@@ -15,7 +15,7 @@ export interface ReleaseWatch {
    * the listening connection came up or went down (a release may have gone unheard). Rejects with
    * the signal's reason when it aborts.
    */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  sleep(ms: number, signal: AbortSignal): Promise<boolean>;
   /** Stops watching. */
   stop(): void;
 }
@@ -197,14 +197,14 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
           watcher.woken = false;
           ensure();
         },
-        sleep(ms: number, signal: AbortSignal): Promise<void> {
+        sleep(ms: number, signal: AbortSignal): Promise<boolean> {
           return new Promise((resolve, reject) => {
             if (signal.aborted) {
               reject(signal.reason);
               return;
             }
             if (watcher.woken) {
-              resolve();
+              resolve(true);
               return;
             }
             const finish = () => {
@@ -218,11 +218,11 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
             };
             const timer = setTimeout(() => {
               finish();
-              resolve();
+              resolve(false);
             }, ms);
             watcher.wake = () => {
               finish();
-              resolve();
+              resolve(true);
             };
             signal.addEventListener('abort', onAbort, { once: true });
           });

@@ -10,7 +10,15 @@ import {
 } from '../store/postgres-pool.js';
 import { createReleaseListener } from './postgres-listener.js';
 import type { AcquireOptions, Lease, Lock } from './types.js';
-import { checkAcquire, checkClock, checkLease, checkTtl, lockClosed, lockTimeout } from './wait.js';
+import {
+  checkAcquire,
+  checkClock,
+  checkLease,
+  checkName,
+  checkTtl,
+  lockClosed,
+  lockTimeout,
+} from './wait.js';
 
 /** Options of {@link createPostgresLock}. */
 export interface PostgresLockOptions extends PostgresLocation {
@@ -87,23 +95,46 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
   const recheckMs = checkMs(options.recheckMs, 'recheckMs', 1_000);
   const { locks: table, channel } = tablesFor(options);
   const listener = createReleaseListener(listenPool, channel);
-  const closing = new AbortController();
+  // One controller per pending acquire or wait, aborted by close(): no listener per sleeping waiter
+  // piles up on one shared signal (EventTarget adds and removes listeners in O(listeners)).
+  const pending = new Set<AbortController>();
+  let closed = false;
+  async function scoped<T>(
+    userSignal: AbortSignal | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const own = new AbortController();
+    if (closed) own.abort(lockClosed());
+    pending.add(own);
+    try {
+      return await fn(userSignal === undefined ? own.signal : AbortSignal.any([userSignal, own.signal]));
+    } finally {
+      pending.delete(own);
+    }
+  }
 
   const ttl = `$3::float8 * interval '1 millisecond'`;
   // Takes a free or run-out lease; else reports how long the holder has left, by the server's clock.
+  // ON CONFLICT DO UPDATE would lock the held row even when its WHERE fails: a transaction id, WAL
+  // and a flushed commit for every failed attempt. DO NOTHING plus an UPDATE of a run-out lease
+  // writes nothing when the lock is held.
   const acquireSql = `WITH taken AS (
-      INSERT INTO ${table} AS l (name, owner, acquired_at, expires_at)
+      INSERT INTO ${table} (name, owner, acquired_at, expires_at)
       VALUES ($1, $2, clock_timestamp(), clock_timestamp() + ${ttl})
-      ON CONFLICT (name) DO UPDATE
-        SET owner = excluded.owner, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-        WHERE l.expires_at <= clock_timestamp()
+      ON CONFLICT (name) DO NOTHING
+      RETURNING owner
+    ), retaken AS (
+      UPDATE ${table} SET owner = $2, acquired_at = clock_timestamp(), expires_at = clock_timestamp() + ${ttl}
+      WHERE name = $1 AND expires_at <= clock_timestamp()
       RETURNING owner
     )
-    SELECT EXISTS (SELECT 1 FROM taken) AS taken,
+    SELECT EXISTS (SELECT 1 FROM taken) OR EXISTS (SELECT 1 FROM retaken) AS taken,
       (SELECT extract(epoch FROM h.expires_at - clock_timestamp())::float8 * 1000
          FROM ${table} h WHERE h.name = $1) AS holder_remaining_ms`;
   const renewSql = `UPDATE ${table} SET expires_at = clock_timestamp() + ${ttl}
     WHERE name = $1 AND owner = $2 AND expires_at > clock_timestamp()`;
+  const holderSql = `SELECT extract(epoch FROM expires_at - clock_timestamp())::float8 * 1000 AS holder_remaining_ms
+    FROM ${table} WHERE name = $1`;
   const releaseSql = `WITH released AS (DELETE FROM ${table} WHERE name = $1 AND owner = $2 RETURNING name)
     SELECT pg_notify($3, name) FROM released`;
 
@@ -123,39 +154,71 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
         throw invalidArgument(`a lock name must be at most ${MAX_NAME_BYTES} bytes`);
       }
       const { ttlMs, waitMs, signal: userSignal } = acquireOptions;
-      const signal =
-        userSignal === undefined ? closing.signal : AbortSignal.any([userSignal, closing.signal]);
-      if (signal.aborted) throw signal.reason;
-      const owner = randomUUID();
-      const deadline = performance.now() + waitMs;
-      // An uncontended acquire is one statement; a waiter watches for releases before looking again.
-      const first = await attempt(name, owner, ttlMs);
-      if (first.lease !== undefined) return first.lease;
-      if (waitMs === 0) throw lockTimeout(name, waitMs);
-      const watch = listener.watch(name);
-      let pause = pollMinMs;
-      try {
-        for (;;) {
-          if (signal.aborted) throw signal.reason;
-          watch.arm();
-          const result = await attempt(name, owner, ttlMs);
-          if (result.lease !== undefined) return result.lease;
-          const remaining = deadline - performance.now();
-          if (remaining <= 0) throw lockTimeout(name, waitMs);
-          let ms = Math.min(
-            remaining,
-            result.holderRemainingMs === undefined ? pollMaxMs : result.holderRemainingMs + EXPIRY_SLACK_MS,
-          );
-          if (listener.listening) ms = Math.min(ms, recheckMs);
-          else {
-            ms = Math.min(ms, pause * (0.5 + Math.random() / 2));
-            pause = Math.min(pause * 2, pollMaxMs);
+      return scoped(userSignal, async (signal) => {
+        if (signal.aborted) throw signal.reason;
+        const owner = randomUUID();
+        const deadline = performance.now() + waitMs;
+        // An uncontended acquire is one statement; a waiter watches for releases before looking again.
+        const first = await attempt(name, owner, ttlMs);
+        if (first.lease !== undefined) return first.lease;
+        if (waitMs === 0) throw lockTimeout(name, waitMs);
+        const watch = listener.watch(name);
+        let pause = pollMinMs;
+        try {
+          for (;;) {
+            if (signal.aborted) throw signal.reason;
+            watch.arm();
+            const result = await attempt(name, owner, ttlMs);
+            if (result.lease !== undefined) return result.lease;
+            const remaining = deadline - performance.now();
+            if (remaining <= 0) throw lockTimeout(name, waitMs);
+            let ms = Math.min(
+              remaining,
+              result.holderRemainingMs === undefined ? pollMaxMs : result.holderRemainingMs + EXPIRY_SLACK_MS,
+            );
+            if (listener.listening) ms = Math.min(ms, recheckMs);
+            else {
+              ms = Math.min(ms, pause * (0.5 + Math.random() / 2));
+              pause = Math.min(pause * 2, pollMaxMs);
+            }
+            await watch.sleep(ms, signal);
           }
-          await watch.sleep(ms, signal);
+        } finally {
+          watch.stop();
         }
-      } finally {
-        watch.stop();
-      }
+      });
+    },
+
+    async wait(name: string, waitOptions: { waitMs: number; signal?: AbortSignal }): Promise<void> {
+      checkName(name);
+      const { waitMs, signal: userSignal } = waitOptions;
+      return scoped(userSignal, async (signal) => {
+        const deadline = performance.now() + waitMs;
+        const watch = listener.watch(name);
+        let pause = pollMinMs;
+        try {
+          for (;;) {
+            if (signal.aborted) throw signal.reason;
+            watch.arm();
+            const { rows } = await run(pool, 'lock wait', holderSql, [name]);
+            const holderMs = toNumber(rows[0]?.holder_remaining_ms);
+            if (typeof holderMs !== 'number' || holderMs <= 0) return;
+            const remaining = deadline - performance.now();
+            if (remaining <= 0) throw lockTimeout(name, waitMs);
+            let ms = Math.min(remaining, holderMs + EXPIRY_SLACK_MS);
+            if (listener.listening) ms = Math.min(ms, recheckMs);
+            else {
+              ms = Math.min(ms, pause * (0.5 + Math.random() / 2));
+              pause = Math.min(pause * 2, pollMaxMs);
+            }
+            // Woken (a release for this name, or the listening connection came up, which wakes every
+            // waiter): look at the lease again rather than report a lock free that may not be.
+            await watch.sleep(ms, signal);
+          }
+        } finally {
+          watch.stop();
+        }
+      });
     },
 
     async renew(lease: Lease, ttlMs: number): Promise<boolean> {
@@ -171,7 +234,9 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
     },
 
     async close(): Promise<void> {
-      closing.abort(lockClosed());
+      closed = true;
+      for (const controller of pending) controller.abort(lockClosed());
+      pending.clear();
       listener.close();
     },
   };

@@ -10,7 +10,15 @@ import {
   script,
 } from '../store/redis-client.js';
 import type { AcquireOptions, Lease, Lock } from './types.js';
-import { checkAcquire, checkClock, checkLease, checkTtl, lockClosed, lockTimeout } from './wait.js';
+import {
+  checkAcquire,
+  checkClock,
+  checkLease,
+  checkName,
+  checkTtl,
+  lockClosed,
+  lockTimeout,
+} from './wait.js';
 
 /** Options of {@link createRedisLock}. */
 export interface RedisLockOptions {
@@ -51,6 +59,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `);
+
+/** The holder's remaining TTL (ms); -2 when free. KEYS[1] lock. */
+const HOLDER = script(`return redis.call('PTTL', KEYS[1])`);
 
 const TAKEN = -3;
 /** How long past the holder's remaining TTL a waiter tries again, so Redis finds the lease run out. */
@@ -98,7 +109,23 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
   const channel = `${prefix}:lock:released`;
   const keyOf = (name: string) => `${prefix}:lock:{${name}}`;
   const waiters = new Map<string, Set<Waiter>>();
-  const closing = new AbortController();
+  // One controller per pending acquire or wait, aborted by close(): no listener per sleeping waiter
+  // piles up on one shared signal (EventTarget adds and removes listeners in O(listeners)).
+  const pending = new Set<AbortController>();
+  let closed = false;
+  async function scoped<T>(
+    userSignal: AbortSignal | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const own = new AbortController();
+    if (closed) own.abort(lockClosed());
+    pending.add(own);
+    try {
+      return await fn(userSignal === undefined ? own.signal : AbortSignal.any([userSignal, own.signal]));
+    } finally {
+      pending.delete(own);
+    }
+  }
   let subscriber: RedisSubscriber | undefined;
   let subscribed: Promise<void> | undefined;
 
@@ -142,14 +169,15 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
   }
 
   /** Sleeps until a release message, `ms`, or an abort; a message that came meanwhile ends it at once. */
-  function sleep(waiter: Waiter, ms: number, signal: AbortSignal): Promise<void> {
+  function sleep(waiter: Waiter, ms: number, signal: AbortSignal): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         waiter.wake = undefined;
+        const woken = waiter.woken;
         waiter.woken = false;
-        resolve();
+        resolve(woken);
       };
       const onAbort = () => {
         clearTimeout(timer);
@@ -169,37 +197,64 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
       checkAcquire(name, acquireOptions);
       const { waitMs, signal: userSignal } = acquireOptions;
       const ttlMs = Math.max(1, Math.ceil(acquireOptions.ttlMs));
-      const signal =
-        userSignal === undefined ? closing.signal : AbortSignal.any([userSignal, closing.signal]);
-      const owner = randomUUID();
-      const deadline = performance.now() + waitMs;
-      let waiter: Waiter | undefined;
-      try {
-        for (;;) {
-          if (signal.aborted) throw signal.reason;
-          const startedAt = now();
-          const reply = await attempt(
-            'lock acquire',
-            () => ACQUIRE.run(client, [keyOf(name)], [owner, ttlMs]),
-            name,
-          );
-          if (reply === TAKEN) return Object.freeze({ name, owner, expiresAt: startedAt + ttlMs });
-          const remaining = deadline - performance.now();
-          if (remaining <= 0) throw lockTimeout(name, waitMs);
-          if (waiter === undefined) {
-            // Subscribed and registered before the next attempt, so no release can slip between.
-            await subscribe().catch((error: unknown) => {
-              throw signal.aborted ? signal.reason : error;
-            });
-            waiter = register(name);
-            continue;
+      return scoped(userSignal, async (signal) => {
+        const owner = randomUUID();
+        const deadline = performance.now() + waitMs;
+        let waiter: Waiter | undefined;
+        try {
+          for (;;) {
+            if (signal.aborted) throw signal.reason;
+            const startedAt = now();
+            const reply = await attempt(
+              'lock acquire',
+              () => ACQUIRE.run(client, [keyOf(name)], [owner, ttlMs]),
+              name,
+            );
+            if (reply === TAKEN) return Object.freeze({ name, owner, expiresAt: startedAt + ttlMs });
+            const remaining = deadline - performance.now();
+            if (remaining <= 0) throw lockTimeout(name, waitMs);
+            if (waiter === undefined) {
+              // Subscribed and registered before the next attempt, so no release can slip between.
+              await subscribe().catch((error: unknown) => {
+                throw signal.aborted ? signal.reason : error;
+              });
+              waiter = register(name);
+              continue;
+            }
+            const holderMs = typeof reply === 'number' && reply >= 0 ? reply + EXPIRY_SLACK_MS : recheckMs;
+            await sleep(waiter, Math.min(remaining, holderMs, recheckMs), signal);
           }
-          const holderMs = typeof reply === 'number' && reply >= 0 ? reply + EXPIRY_SLACK_MS : recheckMs;
-          await sleep(waiter, Math.min(remaining, holderMs, recheckMs), signal);
+        } finally {
+          if (waiter !== undefined) unregister(name, waiter);
         }
-      } finally {
-        if (waiter !== undefined) unregister(name, waiter);
-      }
+      });
+    },
+
+    async wait(name: string, waitOptions: { waitMs: number; signal?: AbortSignal }): Promise<void> {
+      checkName(name);
+      const { waitMs, signal: userSignal } = waitOptions;
+      return scoped(userSignal, async (signal) => {
+        const deadline = performance.now() + waitMs;
+        // Subscribed and registered before the first look, so no release can slip between.
+        await subscribe().catch((error: unknown) => {
+          throw signal.aborted ? signal.reason : error;
+        });
+        const waiter = register(name);
+        try {
+          for (;;) {
+            if (signal.aborted) throw signal.reason;
+            const reply = await attempt('lock wait', () => HOLDER.run(client, [keyOf(name)], []), name);
+            if (typeof reply !== 'number' || reply === -2 || reply === 0) return;
+            const remaining = deadline - performance.now();
+            if (remaining <= 0) throw lockTimeout(name, waitMs);
+            const holderMs = reply >= 0 ? reply + EXPIRY_SLACK_MS : recheckMs;
+            // A release was heard: the caller looks at what the holder left; no need to look here.
+            if (await sleep(waiter, Math.min(remaining, holderMs, recheckMs), signal)) return;
+          }
+        } finally {
+          unregister(name, waiter);
+        }
+      });
     },
 
     async renew(lease: Lease, ttlMs: number): Promise<boolean> {
@@ -224,7 +279,9 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
     },
 
     async close(): Promise<void> {
-      closing.abort(lockClosed());
+      closed = true;
+      for (const controller of pending) controller.abort(lockClosed());
+      pending.clear();
       subscriber?.disconnect();
       subscriber = undefined;
       subscribed = undefined;

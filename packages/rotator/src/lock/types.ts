@@ -37,6 +37,12 @@ export interface Lock {
   renew(lease: Lease, ttlMs: number): Promise<boolean>;
   /** Releases the lease if (and only if) it is still this owner's. Never throws for a lost lease. */
   release(lease: Lease): Promise<void>;
+  /**
+   * Waits until the lock named `name` is free (released, or its lease ran out) without taking it.
+   * Lets a waiter that only needs the holder's result re-read it instead of queueing for the lock.
+   * @throws LockTimeoutError (code `lock_timeout`) when the wait runs out.
+   */
+  wait?(name: string, options: { waitMs: number; signal?: AbortSignal }): Promise<void>;
   /** Releases what the lock opened itself. */
   close?(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Lock } from '../lock/types.js';
 import { acquireCases, type LockCaseFixture, leaseCases } from './lock-cases.js';
+import { waitCases } from './lock-wait-cases.js';
 import { registerCases, type SuiteCase, type TestRunner } from './suite.js';
 
 /** What `create` of {@link describeLock} returns: a fresh lock with no lease held, for one test. */
@@ -48,7 +49,7 @@ export function describeLock(runner: TestRunner, options: LockSuiteOptions): voi
   runner.describe(`Lock conformance: ${options.name}`, () => {
     registerCases(
       runner,
-      { acquire: acquireCases, 'renew and release': leaseCases, ...options.cases },
+      { acquire: acquireCases, 'renew and release': leaseCases, wait: waitCases, ...options.cases },
       async () => {
         const { lock, peer, cleanup } = await options.create();
         return {
