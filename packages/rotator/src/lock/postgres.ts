@@ -16,7 +16,7 @@ import {
   checkLease,
   checkName,
   checkTtl,
-  lockClosed,
+  createScopes,
   lockTimeout,
 } from './wait.js';
 
@@ -95,23 +95,7 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
   const recheckMs = checkMs(options.recheckMs, 'recheckMs', 1_000);
   const { locks: table, channel } = tablesFor(options);
   const listener = createReleaseListener(listenPool, channel);
-  // One controller per pending acquire or wait, aborted by close(): no listener per sleeping waiter
-  // piles up on one shared signal (EventTarget adds and removes listeners in O(listeners)).
-  const pending = new Set<AbortController>();
-  let closed = false;
-  async function scoped<T>(
-    userSignal: AbortSignal | undefined,
-    fn: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    const own = new AbortController();
-    if (closed) own.abort(lockClosed());
-    pending.add(own);
-    try {
-      return await fn(userSignal === undefined ? own.signal : AbortSignal.any([userSignal, own.signal]));
-    } finally {
-      pending.delete(own);
-    }
-  }
+  const { scoped, closeScopes } = createScopes();
 
   const ttl = `$3::float8 * interval '1 millisecond'`;
   // Takes a free or run-out lease; else reports how long the holder has left, by the server's clock.
@@ -234,9 +218,7 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
     },
 
     async close(): Promise<void> {
-      closed = true;
-      for (const controller of pending) controller.abort(lockClosed());
-      pending.clear();
+      closeScopes();
       listener.close();
     },
   };

@@ -16,7 +16,7 @@ import {
   checkLease,
   checkName,
   checkTtl,
-  lockClosed,
+  createScopes,
   lockTimeout,
 } from './wait.js';
 
@@ -109,23 +109,7 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
   const channel = `${prefix}:lock:released`;
   const keyOf = (name: string) => `${prefix}:lock:{${name}}`;
   const waiters = new Map<string, Set<Waiter>>();
-  // One controller per pending acquire or wait, aborted by close(): no listener per sleeping waiter
-  // piles up on one shared signal (EventTarget adds and removes listeners in O(listeners)).
-  const pending = new Set<AbortController>();
-  let closed = false;
-  async function scoped<T>(
-    userSignal: AbortSignal | undefined,
-    fn: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    const own = new AbortController();
-    if (closed) own.abort(lockClosed());
-    pending.add(own);
-    try {
-      return await fn(userSignal === undefined ? own.signal : AbortSignal.any([userSignal, own.signal]));
-    } finally {
-      pending.delete(own);
-    }
-  }
+  const { scoped, closeScopes } = createScopes();
   let subscriber: RedisSubscriber | undefined;
   let subscribed: Promise<void> | undefined;
 
@@ -279,9 +263,7 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
     },
 
     async close(): Promise<void> {
-      closed = true;
-      for (const controller of pending) controller.abort(lockClosed());
-      pending.clear();
+      closeScopes();
       subscriber?.disconnect();
       subscriber = undefined;
       subscribed = undefined;

@@ -79,3 +79,35 @@ export function checkClock(now: unknown): () => number {
   if (typeof now !== 'function') throw invalidArgument('now must be a function', 'ERR_INVALID_ARG_TYPE');
   return now as () => number;
 }
+
+/**
+ * One abort controller per pending acquire or wait, all aborted by `closeScopes()`: no listener per
+ * sleeping waiter piles up on one shared signal (EventTarget adds and removes listeners in
+ * O(listeners), which a storm of waiters makes quadratic).
+ */
+export function createScopes() {
+  const pending = new Set<AbortController>();
+  let closed = false;
+  return {
+    /** Runs `fn` with a signal aborted by the caller's `userSignal` or by `closeScopes()`. */
+    async scoped<T>(
+      userSignal: AbortSignal | undefined,
+      fn: (signal: AbortSignal) => Promise<T>,
+    ): Promise<T> {
+      const own = new AbortController();
+      if (closed) own.abort(lockClosed());
+      pending.add(own);
+      try {
+        return await fn(userSignal === undefined ? own.signal : AbortSignal.any([userSignal, own.signal]));
+      } finally {
+        pending.delete(own);
+      }
+    },
+    closeScopes(): void {
+      closed = true;
+      for (const controller of pending) controller.abort(lockClosed());
+      pending.clear();
+    },
+    isClosed: () => closed,
+  };
+}
