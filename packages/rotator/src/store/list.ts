@@ -1,5 +1,5 @@
 import { invalidArgument } from '../errors.js';
-import type { ChainStatus, ListQuery, TokenRecord } from './types.js';
+import type { ChainStatus, ListPage, ListQuery, TokenRecord } from './types.js';
 
 /** The default page size of `list`. */
 export const DEFAULT_LIST_LIMIT = 100;
@@ -106,4 +106,17 @@ export function compareRecords(a: TokenRecord, b: TokenRecord, byExpiry: boolean
   if (byExpiry && a.expiresAt !== b.expiresAt) return a.expiresAt < b.expiresAt ? -1 : 1;
   if (a.chainKey === b.chainKey) return 0;
   return a.chainKey < b.chainKey ? -1 : 1;
+}
+
+/**
+ * One page from the records that matched, in order, up to one past the limit: that extra one only
+ * tells that another page follows.
+ */
+export function pageOf(records: TokenRecord[], plan: ListPlan): ListPage {
+  const shown = records.slice(0, plan.limit);
+  const last = shown.at(-1);
+  return {
+    records: shown,
+    cursor: records.length > plan.limit && last !== undefined ? encodeCursor(last, plan.byExpiry) : undefined,
+  };
 }

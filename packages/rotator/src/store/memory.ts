@@ -1,7 +1,7 @@
 import { invalidArgument } from '../errors.js';
 import { createLocalLock } from '../lock/local.js';
 import type { Lock } from '../lock/types.js';
-import { compareRecords, encodeCursor, isAfter, planList } from './list.js';
+import { compareRecords, isAfter, pageOf, planList } from './list.js';
 import {
   checkChainKey,
   checkDeleteQuery,
@@ -117,13 +117,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TokenStore 
             (plan.after === undefined || isAfter(record, plan.after, plan.byExpiry)),
         )
         .sort((a, b) => compareRecords(a, b, plan.byExpiry));
-      const page = matching.slice(0, plan.limit);
-      const last = page.at(-1);
-      return {
-        records: page.map(copyRecord),
-        cursor:
-          matching.length > plan.limit && last !== undefined ? encodeCursor(last, plan.byExpiry) : undefined,
-      };
+      return pageOf(matching.slice(0, plan.limit + 1).map(copyRecord), plan);
     },
 
     async delete(query: DeleteQuery): Promise<number> {

@@ -2,7 +2,7 @@ import { invalidArgument, StorageError } from '../errors.js';
 import { createPostgresLock, type PostgresLockOptions } from '../lock/postgres.js';
 import type { Lock } from '../lock/types.js';
 import { RECORD_COLUMNS } from './columns.js';
-import { encodeCursor, planList } from './list.js';
+import { pageOf, planList } from './list.js';
 import { type PostgresLocation, type PostgresPool, run, tablesFor, toNumber } from './postgres-pool.js';
 import {
   checkChainKey,
@@ -241,13 +241,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       const sql = `SELECT * FROM ${t}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`}
         ORDER BY ${plan.byExpiry ? 'expires_at, chain_key' : 'chain_key'} LIMIT ${limit}`;
       const { rows } = await run(pool, 'list', sql, params);
-      const records = rows.slice(0, plan.limit).map(toRecord);
-      const last = records.at(-1);
-      return {
-        records,
-        cursor:
-          rows.length > plan.limit && last !== undefined ? encodeCursor(last, plan.byExpiry) : undefined,
-      };
+      return pageOf(rows.map(toRecord), plan);
     },
 
     async delete(query: DeleteQuery): Promise<number> {

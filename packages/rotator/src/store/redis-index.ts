@@ -1,4 +1,4 @@
-import { compareRecords, encodeCursor, isAfter, type ListPlan } from './list.js';
+import { compareRecords, isAfter, type ListPlan, pageOf } from './list.js';
 import { attempt, globEscape, type RedisClient, scanKeys, script } from './redis-client.js';
 import {
   decodeRecord,
@@ -57,15 +57,6 @@ function matches(record: TokenRecord, plan: ListPlan): boolean {
     (plan.expiresBefore === undefined || record.expiresAt < plan.expiresBefore) &&
     (plan.after === undefined || isAfter(record, plan.after, plan.byExpiry))
   );
-}
-
-function page(records: TokenRecord[], plan: ListPlan): ListPage {
-  const shown = records.slice(0, plan.limit);
-  const last = shown.at(-1);
-  return {
-    records: shown,
-    cursor: records.length > plan.limit && last !== undefined ? encodeCursor(last, plan.byExpiry) : undefined,
-  };
 }
 
 /**
@@ -127,7 +118,7 @@ export function createRedisIndex(client: RedisClient, prefix: string): RedisInde
       } else if (matches(entry.record, plan)) found.push(entry.record);
     });
     await Promise.all(stale.map((chainKey) => repairChain(chainKey, plan.installationId)));
-    return page(
+    return pageOf(
       found.sort((a, b) => compareRecords(a, b, plan.byExpiry)),
       plan,
     );
@@ -172,7 +163,7 @@ export function createRedisIndex(client: RedisClient, prefix: string): RedisInde
       min = `(${members.at(-1)}`;
       batch = Math.min(batch * 2, MAX_BATCH);
     }
-    return page(found, plan);
+    return pageOf(found, plan);
   }
 
   return {

@@ -3,7 +3,7 @@ import { createSqliteLock } from '../lock/sqlite.js';
 import type { Lock } from '../lock/types.js';
 import { checkClock } from '../lock/wait.js';
 import { RECORD_COLUMNS } from './columns.js';
-import { encodeCursor, planList } from './list.js';
+import { pageOf, planList } from './list.js';
 import {
   checkChainKey,
   checkDeleteQuery,
@@ -229,13 +229,7 @@ export function createSqliteStore(options: SqliteStoreOptions): TokenStore & { r
       const rows = await withBusyRetry('list', busy.busyWaitMs, () =>
         prepared(sql).all(...params, plan.limit + 1),
       );
-      const records = rows.slice(0, plan.limit).map(toRecord);
-      const last = records.at(-1);
-      return {
-        records,
-        cursor:
-          rows.length > plan.limit && last !== undefined ? encodeCursor(last, plan.byExpiry) : undefined,
-      };
+      return pageOf(rows.map(toRecord), plan);
     },
 
     async delete(query: DeleteQuery): Promise<number> {
