@@ -56,6 +56,7 @@ export type { RotatorOptions } from './options.js';
 export type {
   ConfigTokenInput,
   GetTokenOptions,
+  RefreshOptions,
   Rotator,
   SavedInstallation,
   SaveInstallationOptions,

@@ -19,6 +19,7 @@ import { createRefresher, inactiveError, notFoundError } from './refresher.js';
 import type {
   ConfigTokenInput,
   GetTokenOptions,
+  RefreshOptions,
   Rotator,
   SavedInstallation,
   SaveInstallationOptions,
@@ -445,14 +446,21 @@ export function createRotator(options: RotatorOptions): Rotator {
     return record.accessToken;
   }
 
-  async function refresh(key: ChainKeyInput, options: { force?: boolean } = {}): Promise<TokenInfo> {
+  async function refresh(key: ChainKeyInput, options: RefreshOptions = {}): Promise<TokenInfo> {
     checkOpen();
+    const { ifToken } = options;
+    if (ifToken !== undefined && (typeof ifToken !== 'string' || ifToken === '')) {
+      throw invalidArgument('ifToken must be the access token that failed', 'ERR_INVALID_ARG_TYPE');
+    }
     const record = await load(key);
+    remember(record);
     if (record.status !== 'active') throw inactiveError(record);
-    const force = options.force === true;
-    const next = await flights.run(record.chainKey, () =>
-      refresher.refresh(record.chainKey, { force, isDue: (r) => isDue(r) }),
-    );
+    if (ifToken !== undefined && record.accessToken !== ifToken) return infoOf(record);
+    const request =
+      ifToken === undefined
+        ? { force: options.force === true, isDue: (r: TokenRecord) => isDue(r) }
+        : { ifAccessToken: ifToken, isDue: (r: TokenRecord) => isDue(r) };
+    const next = await flights.run(record.chainKey, () => refresher.refresh(record.chainKey, request));
     return infoOf(next);
   }
 

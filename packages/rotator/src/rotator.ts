@@ -28,6 +28,14 @@ export interface GetTokenOptions {
   minValidityMs?: number;
 }
 
+/** Options of {@link Rotator.refresh}. */
+export interface RefreshOptions {
+  /** Refresh even when the token is not due. */
+  force?: boolean;
+  /** Refresh only while this is still the stored access token (after Slack answered `token_expired`). */
+  ifToken?: string;
+}
+
 /** What {@link Rotator.saveInstallation} stored. */
 export interface SavedInstallation {
   installationId: string;
@@ -128,8 +136,17 @@ export interface Rotator {
   saveConfigToken(config: ConfigTokenInput): Promise<{ chainKey: string; expiresAt: number }>;
   /** A valid app configuration token, rotated first when due. Errors as {@link Rotator.getToken}. */
   getConfigToken(key: { teamId: string; userId: string }, options?: GetTokenOptions): Promise<string>;
-  /** Refreshes the chain now if due (or always, with `force`). Returns the resulting token info. */
-  refresh(key: ChainKeyInput, options?: { force?: boolean }): Promise<TokenInfo>;
+  /**
+   * Refreshes the chain now if due (or always, with `force`). Returns the resulting token info.
+   *
+   * With `ifToken` (the access token a caller saw fail with `token_expired`), it refreshes only while
+   * that is still the stored token, checked again under the refresh lock — the path
+   * {@link Rotator.withToken} takes. Concurrent reports of one token cause one refresh; a report of a
+   * token already replaced returns the current one. Comparing first and then forcing would race and
+   * rotate twice, and Slack's 2-active-token limit would then revoke a token in use.
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` when `ifToken` is not a non-empty string.
+   */
+  refresh(key: ChainKeyInput, options?: RefreshOptions): Promise<TokenInfo>;
   /**
    * Marks chains of an installation `revoked` (after `tokens_revoked` or `app_uninstalled`), keeping
    * the records: every bot and user chain, or only `chains`. No token of a revoked chain is served
