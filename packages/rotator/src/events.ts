@@ -16,7 +16,10 @@ export interface ChainRef {
 export interface RotatorEvents {
   /** A chain was refreshed and its new pair stored. */
   refreshed: ChainRef & { version: number; expiresAt: number; attempts: number; durationMs: number };
-  /** A refresh failed; `error.code` says why and its class what to do. */
+  /**
+   * A refresh failed; `error.code` says why and its class what to do (a `StorageError` or
+   * `LockTimeoutError` that ends a refresh of a chain already read is announced too).
+   */
   'refresh-failed': ChainRef & { error: RotatorError };
   /** Slack refused the chain: the installation must go through the install flow again. */
   reauthorization_required: ChainRef & {
@@ -24,6 +27,30 @@ export interface RotatorEvents {
     /** `'lost_rotation'` when Slack rotated the chain and its answer was lost; else Slack's error. */
     cause: string;
   };
+  /**
+   * This refresh took the chain's refresh lock, after `waitedMs` (by the rotator's clock) spent
+   * waiting for a peer that held it (0 when it was free).
+   */
+  'lock-acquired': ChainRef & { waitedMs: number };
+  /**
+   * While this refresh waited `waitedMs` for the lock, the peer holding it refreshed the chain; its
+   * pair is served and this caller calls Slack for nothing.
+   */
+  'peer-refreshed': ChainRef & { waitedMs: number };
+  /**
+   * A conditional write lost to a concurrent writer (the stored version moved on): storing a new
+   * pair (`commit`), keeping a sibling refresh token (`sibling`), marking the chain dead (`mark`) or
+   * writing the refresh intent (`intent`). The engine then re-reads; see `race-recovered`.
+   */
+  'cas-conflict': ChainRef & { operation: 'commit' | 'sibling' | 'mark' | 'intent' };
+  /**
+   * Two refreshes of one chain raced (they got past the lock) and the chain was saved:
+   * `adopted_winner`, this refresh lost the compare-and-set and serves the winner's pair (its own
+   * pair kept as the sibling); `peer_rotated`, Slack refused this refresh or its lease ran out, but
+   * a peer had stored a new pair meanwhile; `sibling_fallback`, the stored refresh token was refused
+   * and the sibling kept from an earlier race refreshed the chain.
+   */
+  'race-recovered': ChainRef & { how: 'adopted_winner' | 'peer_rotated' | 'sibling_fallback' };
 }
 
 export type RotatorEventName = keyof RotatorEvents;

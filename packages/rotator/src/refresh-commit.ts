@@ -43,6 +43,7 @@ export function createCommitter({ settings, read, cas, failure }: CommitterDeps)
       updatedAt: now(),
     });
     if (marked === undefined) {
+      events.emit('cas-conflict', { ...chainRef(record), operation: 'mark' });
       // Someone wrote meanwhile: a peer's new pair (serve it) or a peer's mark (already announced).
       const current = await read(record.chainKey);
       if (current === undefined) throw notFoundError(record.chainKey);
@@ -113,12 +114,14 @@ export function createCommitter({ settings, read, cas, failure }: CommitterDeps)
     }
     // Someone else wrote first (a double exchange got past the lock). Adopt the winner; keep our
     // pair's refresh token as its sibling so it can be tried before the chain is declared dead.
+    events.emit('cas-conflict', { ...chainRef(record), operation: 'commit' });
     logger.warn(
       { chainKey: record.chainKey },
       'slack-rotator lost a compare-and-set; adopting the stored pair',
     );
     const winner = await read(record.chainKey);
     if (winner === undefined) throw notFoundError(record.chainKey);
+    events.emit('race-recovered', { ...chainRef(winner), how: 'adopted_winner' });
     if (pair.refreshToken !== undefined) {
       const kept = await keepSibling(winner, pair.refreshToken);
       if (kept !== undefined) return kept;
@@ -134,6 +137,7 @@ export function createCommitter({ settings, read, cas, failure }: CommitterDeps)
       updatedAt: now(),
     });
     if (stored !== undefined) settings.onRecord(stored);
+    else events.emit('cas-conflict', { ...chainRef(current), operation: 'sibling' });
     return stored;
   }
 

@@ -47,8 +47,30 @@ export function createRefresher(settings: RefresherSettings) {
 
   /** Refreshes the chain if still needed. Returns the record to serve. */
   async function refresh(chainKey: string, request: RefreshRequest): Promise<TokenRecord> {
+    const seen: { record?: TokenRecord } = {};
+    try {
+      return await refreshChain(chainKey, request, seen);
+    } catch (error) {
+      // Store and lock failures are thrown by the guards, not announced by `failure`.
+      if (
+        seen.record !== undefined &&
+        isRotatorError(error) &&
+        (error.name === 'StorageError' || error.name === 'LockTimeoutError')
+      ) {
+        events.emit('refresh-failed', { ...chainRef(seen.record), error });
+      }
+      throw error;
+    }
+  }
+
+  async function refreshChain(
+    chainKey: string,
+    request: RefreshRequest,
+    seen: { record?: TokenRecord },
+  ): Promise<TokenRecord> {
     let record = await read(chainKey);
     if (record === undefined) throw notFoundError(chainKey);
+    seen.record = record;
     if (record.status !== 'active') throw inactiveError(record);
     const initial = record;
     if (satisfied(record, request, initial)) return record;
@@ -56,6 +78,7 @@ export function createRefresher(settings: RefresherSettings) {
     const name = `refresh:${chainKey}`;
     for (let round = 0; ; round++) {
       let lease: Lease | undefined;
+      const waitStartedAt = now();
       if (lock.wait === undefined) {
         lease = await lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: settings.lockWaitMs });
       } else {
@@ -74,9 +97,13 @@ export function createRefresher(settings: RefresherSettings) {
           if (current === undefined) throw notFoundError(chainKey);
           settings.onRecord(current);
           if (current.status !== 'active') throw inactiveError(current);
-          if (satisfied(current, request, initial)) return current;
+          if (satisfied(current, request, initial)) {
+            events.emit('peer-refreshed', { ...chainRef(current), waitedMs: now() - waitStartedAt });
+            return current;
+          }
         }
       }
+      events.emit('lock-acquired', { ...chainRef(initial), waitedMs: now() - waitStartedAt });
       let attempt: Attempt;
       try {
         record = await read(chainKey);
@@ -159,7 +186,10 @@ export function createRefresher(settings: RefresherSettings) {
         // The lease is checked (and extended) just before sending: a holder that lost it stops here.
         if (!(await lock.renew(lease, settings.lockTtlMs))) {
           const current = await read(record.chainKey);
-          if (current !== undefined && current.version !== record.version) return { record: current };
+          if (current !== undefined && current.version !== record.version) {
+            events.emit('race-recovered', { ...chainRef(current), how: 'peer_rotated' });
+            return { record: current };
+          }
           throw failure(
             record,
             new RetryLaterError(
@@ -183,10 +213,12 @@ export function createRefresher(settings: RefresherSettings) {
             }),
           );
           if (!written) {
+            events.emit('cas-conflict', { ...chainRef(record), operation: 'intent' });
             const current = await read(record.chainKey);
             if (current === undefined) throw notFoundError(record.chainKey);
             settings.onRecord(current);
             if (current.status !== 'active') throw inactiveError(current);
+            events.emit('race-recovered', { ...chainRef(current), how: 'peer_rotated' });
             return { record: current };
           }
           intentFor = token;
@@ -208,6 +240,8 @@ export function createRefresher(settings: RefresherSettings) {
         switch (outcome.kind) {
           case 'issued': {
             const stored = await commit(record, outcome.pair, outcome.anomalies, usingFallback, maybeSpent());
+            if (usingFallback)
+              events.emit('race-recovered', { ...chainRef(stored), how: 'sibling_fallback' });
             if (late.length > 0) watchLate(late, stored.chainKey, startedAt, undefined, record.kind);
             if (outcome.anomalies.length > 0) {
               logger.warn(
@@ -309,6 +343,7 @@ export function createRefresher(settings: RefresherSettings) {
                 { chainKey: record.chainKey },
                 'slack-rotator: a peer rotated the chain; adopting its pair',
               );
+              events.emit('race-recovered', { ...chainRef(current), how: 'peer_rotated' });
               return { record: current };
             }
             if (!usingFallback && record.fallbackRefreshToken !== null) {
