@@ -1,8 +1,9 @@
 /**
- * `serve`: opens the backends, starts the HTTP token broker, and stops it all cleanly on a signal.
+ * `serve`: opens the backends, starts the HTTP token broker (and the sweeper when enabled), and
+ * stops it all cleanly on SIGTERM or SIGINT.
  */
-import Fastify from 'fastify';
 import type { Logger } from 'pino';
+import { buildBroker } from './http/broker.js';
 import type { Backends, ServerConfig } from './types.js';
 
 /** A started broker. */
@@ -10,7 +11,10 @@ export interface RunningServer {
   /** The base URL it listens on (`http://127.0.0.1:PORT`, or `https://…` with TLS). */
   url: string;
   backends: Backends;
-  /** Stops accepting, lets requests in flight finish, then closes the backends. Idempotent. */
+  /**
+   * Stops accepting, lets requests in flight finish (at most `stopTimeoutMs`), stops the sweeper,
+   * waits for refreshes in flight and closes the backends. Idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -19,6 +23,8 @@ export interface ServeOptions {
   logger: Logger;
   /** Create the store's and the state's tables first (default true). */
   migrate?: boolean;
+  /** How long a stop waits for requests in flight before closing their connections. Default 10 000. */
+  stopTimeoutMs?: number;
 }
 
 async function open(config: ServerConfig, options: ServeOptions): Promise<Backends> {
@@ -30,23 +36,56 @@ async function open(config: ServerConfig, options: ServeOptions): Promise<Backen
   return mod.openBackends(config, { logger: options.logger, migrate: options.migrate ?? true });
 }
 
-/** Opens the backends and starts the broker on `config.listen`. */
+function urlOf(config: ServerConfig, port: number): string {
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  return `${config.listen.tls === undefined ? 'http' : 'https'}://${host}:${port}`;
+}
+
+/**
+ * Opens the backends and starts the broker on `config.listen`.
+ * @throws ServerError when the backends cannot be opened; the listen error when the port is taken.
+ */
 export async function startServer(config: ServerConfig, options: ServeOptions): Promise<RunningServer> {
+  const { logger } = options;
   const backends = await open(config, options);
-  const app = Fastify({ loggerInstance: options.logger });
-  app.get('/healthz', async () => ({ ok: true }));
-  await app.listen({ host: config.listen.host, port: config.listen.port });
+  let broker: ReturnType<typeof buildBroker>;
+  try {
+    broker = buildBroker({ backends, logger });
+    await broker.app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (error) {
+    await backends.close();
+    throw error;
+  }
+  const { app } = broker;
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+
   let stopping: Promise<void> | undefined;
+  async function stop(): Promise<void> {
+    broker.beginClosing();
+    const timer = setTimeout(() => {
+      logger.warn(
+        { stopTimeoutMs },
+        'requests still in flight at the stop deadline; closing their connections',
+      );
+      app.server.closeAllConnections();
+    }, stopTimeoutMs);
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(timer);
+    }
+    // Rotators wait for their refreshes in flight before the store and lock close.
+    await backends.close();
+    logger.info('slack-rotator broker stopped');
+  }
+
   return {
-    url: `http://${config.listen.host}:${port}`,
+    url: urlOf(config, port),
     backends,
     stop() {
-      stopping ??= (async () => {
-        await app.close();
-        await backends.close();
-      })();
+      stopping ??= stop();
       return stopping;
     },
   };

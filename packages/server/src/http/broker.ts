@@ -1,0 +1,113 @@
+/**
+ * The broker's Fastify app: routes, API key authentication under `/v1`, JSON errors everywhere, and
+ * request logs without query strings or headers. {@link buildBroker} does not listen; `serve` does.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { ServerError } from '../errors.js';
+import type { Backends } from '../types.js';
+import { createAuthenticator, DEFAULT_API_KEY_CACHE_MS } from './auth.js';
+import type { BrokerContext } from './context.js';
+import { errorHandler, notFoundHandler, sendError } from './error-handler.js';
+import { registerHealthRoutes } from './health-routes.js';
+import { registerInstallationRoutes } from './installation-routes.js';
+import { registerOAuthRoutes } from './oauth-routes.js';
+import { registerTokenRoutes } from './token-routes.js';
+
+/** Options of {@link buildBroker}. */
+export interface BrokerOptions {
+  backends: Backends;
+  logger: FastifyBaseLogger;
+  /** How long a found API key is trusted without asking the state (ms). Default 5 000. */
+  apiKeyCacheMs?: number;
+  /** Largest accepted request body (bytes). Default 64 KiB. */
+  bodyLimit?: number;
+  /** For `auth.revoke`. Default `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** A built broker, and the switch `serve` flips when it starts stopping. */
+export interface Broker {
+  app: FastifyInstance;
+  /** From now on, new requests get 503 `backend_unavailable` (the server is stopping). */
+  beginClosing(): void;
+}
+
+/** Only the path: query strings may carry an OAuth code or state. */
+function pathOf(url: string): string {
+  const at = url.indexOf('?');
+  return at === -1 ? url : url.slice(0, at);
+}
+
+/**
+ * Builds the broker's Fastify app over opened backends (HTTPS when `config.listen.tls` is set).
+ * @throws Error when the TLS certificate or key file cannot be read.
+ */
+export function buildBroker(options: BrokerOptions): Broker {
+  const { backends } = options;
+  const tls = backends.config.listen.tls;
+  const apiUrl = backends.config.slackApiUrl;
+  const logger = options.logger.child(
+    {},
+    {
+      serializers: {
+        req: (request: { method: string; url: string; ip?: string }) => ({
+          method: request.method,
+          path: pathOf(request.url),
+          remoteAddress: request.ip,
+        }),
+        res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
+      },
+    },
+  );
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: options.bodyLimit ?? 65_536,
+    return503OnClosing: false,
+    disableRequestLogging: false,
+    // A stuck client cannot hold a connection (and a stop) forever.
+    requestTimeout: 30_000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    ...(tls === undefined
+      ? {}
+      : { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } }),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  const context: BrokerContext = {
+    backends,
+    auth: createAuthenticator({
+      state: backends.state,
+      cacheMs: options.apiKeyCacheMs ?? DEFAULT_API_KEY_CACHE_MS,
+    }),
+    slackApiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`,
+    fetch: options.fetch ?? globalThis.fetch,
+  };
+
+  let closing = false;
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      return sendError(reply, new ServerError('backend_unavailable', 'the server is stopping'));
+    }
+  });
+
+  registerHealthRoutes(app, context);
+  registerOAuthRoutes(app, context);
+  app.register(async (v1) => {
+    v1.decorateRequest('apiKey', null as never);
+    v1.addHook('onRequest', async (request) => {
+      request.apiKey = await context.auth.authenticate(request.headers.authorization);
+    });
+    registerTokenRoutes(v1, context);
+    registerInstallationRoutes(v1, context);
+  });
+
+  return {
+    app,
+    beginClosing() {
+      closing = true;
+    },
+  };
+}
