@@ -35,8 +35,20 @@ export interface StormAnalysis {
   callerWait: Spread;
   /** From 'go' to the last call resolving (ms). */
   stormMs: number;
-  /** From the holder's commit to each waiter resuming (ms). */
+  /**
+   * From the holder's commit to each waiter resuming with the new token (its `getToken` resolved),
+   * in ms. The commit is the server's clock as it ran the CAS (see `ChainEntry.serverCommittedAt`),
+   * so a busy holder process that reads its CAS answer late cannot shorten the numbers.
+   */
   wake: Spread;
+  /** From the same commit to the waiter's `Lock.wait` returning (woken, before its re-read), ms. */
+  wakeHeard: Spread;
+  /** The former measure: from the holder's process seeing its CAS answer to the waiter resuming, ms. */
+  wakeFromHolderSeen: Spread;
+  /** The holder's process saw its CAS answer this long after the server ran it (ms). */
+  commitSeenLag: Spread;
+  /** Chains whose commit time is the holder's `refreshed` event (no server clock was recorded). */
+  commitsWithoutServerTime: number;
   /** p50 of the wake-up of the k-th waiter of a chain to resume (k = 1…). */
   wakeByRank: number[];
   /** Waiters whose first acquire was called before the commit (they found the lock held). */
@@ -47,7 +59,7 @@ export interface StormAnalysis {
   beforeCas: number;
   /** Non-holders that never called acquire: their first read already saw the new pair. */
   noWait: number;
-  /** Holder: commit → its release returned (ms). */
+  /** Holder: its process saw the CAS answer → its release returned (ms). */
   commitToRelease: Spread;
   /** A release returned → the next process's acquire returned (ms): the wake-up and one acquire. */
   handoff: Spread;
@@ -78,6 +90,10 @@ export function analyze(workers: ChainEntry[][], goAt: number, recheckMs: number
   const errors: Record<string, number> = {};
   const waits: number[] = [];
   const wakes: number[] = [];
+  const heard: number[] = [];
+  const fromSeen: number[] = [];
+  const seenLag: number[] = [];
+  let withoutServerTime = 0;
   const ranks: number[][] = [];
   const commitToRelease: number[] = [];
   const handoffs: number[] = [];
@@ -110,10 +126,13 @@ export function analyze(workers: ChainEntry[][], goAt: number, recheckMs: number
       holderAnomalies++;
       continue;
     }
-    const committedAt = holder.committedAt;
-    if (holder.casSentAt !== undefined) cas.push(committedAt - holder.casSentAt);
+    const seenAt = holder.committedAt;
+    if (holder.serverCommittedAt === undefined) withoutServerTime++;
+    else seenLag.push(seenAt - holder.serverCommittedAt);
+    const committedAt = holder.serverCommittedAt ?? seenAt;
+    if (holder.casSentAt !== undefined) cas.push(seenAt - holder.casSentAt);
     const held = holder.acquisitions.findLast((a) => a.taken);
-    if (held?.releasedAt !== undefined) commitToRelease.push(held.releasedAt - committedAt);
+    if (held?.releasedAt !== undefined) commitToRelease.push(held.releasedAt - seenAt);
     for (const entry of entries) {
       if (entry.tokenHash !== undefined && entry.tokenHash !== holder.tokenHash) servedOther++;
     }
@@ -130,6 +149,10 @@ export function analyze(workers: ChainEntry[][], goAt: number, recheckMs: number
     waiters.forEach((waiter, k) => {
       const wake = waiter.resolvedAt - committedAt;
       wakes.push(wake);
+      fromSeen.push(waiter.resolvedAt - seenAt);
+      if (waiter.waitReturnedAt !== undefined && waiter.waitReturnedAt >= committedAt) {
+        heard.push(waiter.waitReturnedAt - committedAt);
+      }
       (ranks[k] ??= []).push(wake);
       if (holder.casSentAt !== undefined && waiter.resolvedAt < holder.casSentAt) beforeCas++;
       callCounts.push(waiter.lockCalls.length);
@@ -169,6 +192,10 @@ export function analyze(workers: ChainEntry[][], goAt: number, recheckMs: number
     callerWait: spread(waits),
     stormMs: last - goAt,
     wake: spread(wakes),
+    wakeHeard: spread(heard),
+    wakeFromHolderSeen: spread(fromSeen),
+    commitSeenLag: spread(seenLag),
+    commitsWithoutServerTime: withoutServerTime,
     wakeByRank: ranks.map((values) => quantile(values, 0.5)),
     waitersBeforeCommit,
     waitersThatLocked,

@@ -2,12 +2,13 @@
  * The storm benchmark's backends: a database of its own on the shared PostgreSQL, a key prefix of its
  * own on the shared Redis; each opened as a worker opens it (the store with its own lock).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Lock } from '../packages/rotator/src/lock/types.js';
 import { createPostgresStore, migrate } from '../packages/rotator/src/postgres.js';
 import { createRedisStore } from '../packages/rotator/src/redis.js';
+import { COMPARE_AND_SET } from '../packages/rotator/src/store/redis-scripts.js';
 import type { TokenStore } from '../packages/rotator/src/store/types.js';
 import type { BackendKind, StormBackend } from './storm-shared.js';
 
@@ -113,6 +114,11 @@ export interface OpenedStore {
   close(): Promise<void>;
 }
 
+/** A compare-and-set of the PostgreSQL store: `UPDATE … version = version + 1 … RETURNING *`. */
+const PG_CAS = /^\s*(?:WITH[\s\S]*)?UPDATE\b[\s\S]*\bversion = version \+ 1\b[\s\S]*RETURNING \*/;
+const PG_COMMIT_COLUMN = 'storm_server_ms';
+const REDIS_CAS_SHA = createHash('sha1').update(COMPARE_AND_SET).digest('hex');
+
 const REDIS_COMMANDS = new Set(['eval', 'evalsha', 'hgetall', 'smembers', 'zrangebylex', 'scan', 'hscan']);
 
 /**
@@ -128,9 +134,16 @@ export async function openStore(
     poolMax: number;
     lockRecheckMs: number;
     onLockCall?: (name: string) => () => void;
+    /**
+     * Told the server's clock (epoch ms) of each compare-and-set that matched, as the server ran it:
+     * PostgreSQL's `clock_timestamp()` inside the statement (before its commit), or Redis's `TIME`
+     * sent right before the script on the same connection. The honest start of a wake-up.
+     */
+    onCommit?: (chainKey: string, serverMs: number) => void;
   },
 ): Promise<OpenedStore> {
   const heard = options.onLockCall ?? (() => () => {});
+  const onCommit = options.onCommit;
   if (backend.kind === 'postgres') {
     const pool = new pg.Pool({
       connectionString: backend.connectionString,
@@ -141,6 +154,20 @@ export async function openStore(
     const watched = {
       query(text: string, values?: unknown[]) {
         const name = values?.[0];
+        if (onCommit !== undefined && PG_CAS.test(text)) {
+          // The server's clock in the statement's answer: the commit follows it at once.
+          const timed = text.replace(
+            'RETURNING *',
+            `RETURNING *, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ${PG_COMMIT_COLUMN}`,
+          );
+          return pool.query(timed, values).then((result) => {
+            const row = result.rows[0];
+            if (row !== undefined && typeof row.chain_key === 'string') {
+              onCommit(row.chain_key, Number(row[PG_COMMIT_COLUMN]));
+            }
+            return result;
+          });
+        }
         if (typeof name !== 'string' || !name.startsWith('refresh:')) return pool.query(text, values);
         const answered = heard(name);
         return pool.query(text, values).finally(answered);
@@ -176,6 +203,7 @@ export async function openStore(
   const client = new Redis(backend.url);
   client.on('error', () => {});
   const lockKey = `${backend.prefix}:lock:{`;
+  const chainKeyOf = `${backend.prefix}:chain:{`;
   const watched = new Proxy(client, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
@@ -183,6 +211,17 @@ export async function openStore(
       if (property === 'evalsha' || property === 'eval') {
         return (...args: unknown[]) => {
           const key = args[2];
+          const cas = args[0] === REDIS_CAS_SHA || args[0] === COMPARE_AND_SET;
+          if (onCommit !== undefined && cas && typeof key === 'string' && key.startsWith(chainKeyOf)) {
+            // TIME on the same connection, right before the script: Redis runs them back to back.
+            const time = target.time();
+            const reply = value.apply(target, args) as Promise<unknown>;
+            return Promise.all([time, reply]).then(([[seconds, micros], answer]) => {
+              if (answer !== null)
+                onCommit(key.slice(chainKeyOf.length, -1), Number(seconds) * 1000 + Number(micros) / 1000);
+              return answer;
+            });
+          }
           if (args[1] !== 1 || typeof key !== 'string' || !key.startsWith(lockKey)) {
             return value.apply(target, args);
           }

@@ -45,6 +45,13 @@ export interface ChainEntry {
   committedAt?: number;
   /** When this process sent the CAS that stored the new pair: the commit lies in [casSentAt, committedAt]. */
   casSentAt?: number;
+  /**
+   * The server's clock when it ran that CAS (PostgreSQL: `clock_timestamp()` in the statement;
+   * Redis: `TIME` sent right before the script on the same connection): at or just before the commit.
+   */
+  serverCommittedAt?: number;
+  /** When this process's last `Lock.wait` for this chain returned (it heard a commit or a release). */
+  waitReturnedAt?: number;
   acquisitions: Acquisition[];
   /** Each statement / script this process sent about the lock of this chain: sent and answered (epoch ms). */
   lockCalls: LockCall[];

@@ -32,7 +32,13 @@ process.on('warning', (warning) => warnings.push(`${warning.name}: ${warning.mes
 const teamOf = (chainKey: string) => chainKey.split(':')[1] ?? '';
 const acquisitions = new Map<string, Acquisition[]>();
 const lockCalls = new Map<string, LockCall[]>();
-const commits = new Map<string, { casSentAt: number; committedAt?: number }>();
+const commits = new Map<
+  string,
+  { casSentAt: number; committedAt?: number; serverCommittedAt: number | undefined }
+>();
+/** The server's clock of each chain's last matched compare-and-set (see `openStore`'s `onCommit`). */
+const serverCommits = new Map<string, number>();
+const waitReturns = new Map<string, number>();
 
 /**
  * The store's own lock, timed: changes nothing (any other method is the lock's own) but records when
@@ -56,6 +62,18 @@ function timed(lock: Lock): Lock {
         seen.settledAt = clock();
       }
     },
+    ...(lock.wait === undefined
+      ? {}
+      : {
+          async wait(name: string, options: { waitMs: number; signal?: AbortSignal }): Promise<void> {
+            const wait = lock.wait?.bind(lock);
+            try {
+              await wait?.(name, options);
+            } finally {
+              waitReturns.set(teamOf(name.slice('refresh:'.length)), clock());
+            }
+          },
+        }),
     async release(lease: Lease): Promise<void> {
       await lock.release(lease);
       const seen = byOwner.get(lease.owner);
@@ -72,7 +90,9 @@ function timedStore(store: TokenStore): TokenStore {
     async compareAndSet(chainKey, expectedVersion, update) {
       const casSentAt = clock();
       const stored = await store.compareAndSet(chainKey, expectedVersion, update);
-      if (stored !== undefined && update.accessToken !== undefined) commits.set(chainKey, { casSentAt });
+      if (stored !== undefined && update.accessToken !== undefined) {
+        commits.set(chainKey, { casSentAt, serverCommittedAt: serverCommits.get(chainKey) });
+      }
       return stored;
     },
   };
@@ -83,6 +103,9 @@ async function main(): Promise<void> {
     name: config.name,
     poolMax: config.poolMax,
     lockRecheckMs: config.lockRecheckMs,
+    onCommit(chainKey, serverMs) {
+      serverCommits.set(chainKey, serverMs);
+    },
     onLockCall(name) {
       const team = teamOf(name.slice('refresh:'.length));
       const call: LockCall = { sentAt: clock(), answeredAt: Number.NaN };
@@ -146,10 +169,13 @@ async function main(): Promise<void> {
   for (const entry of entries) {
     entry.acquisitions = acquisitions.get(entry.teamId) ?? [];
     entry.lockCalls = lockCalls.get(entry.teamId) ?? [];
+    const waited = waitReturns.get(entry.teamId);
+    if (waited !== undefined) entry.waitReturnedAt = waited;
     const commit = commits.get(`${config.clientId}:${entry.teamId}:bot`);
     if (commit?.committedAt !== undefined) {
       entry.committedAt = commit.committedAt;
       entry.casSentAt = commit.casSentAt;
+      if (commit.serverCommittedAt !== undefined) entry.serverCommittedAt = commit.serverCommittedAt;
     }
   }
   await send({ type: 'result', name: config.name, entries, load, warnings });
