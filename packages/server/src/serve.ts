@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { buildBroker } from './http/broker.js';
+import { type FleetSweeper, startFleetSweeper } from './sweeper/index.js';
 import type { Backends, ServerConfig } from './types.js';
 
 /** A started broker. */
@@ -60,6 +61,9 @@ export async function startServer(config: ServerConfig, options: ServeOptions): 
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+  const sweeper: FleetSweeper | undefined = config.sweeper.enabled
+    ? startFleetSweeper(backends, { logger: logger.child({ component: 'sweeper' }) })
+    : undefined;
 
   let stopping: Promise<void> | undefined;
   async function stop(): Promise<void> {
@@ -76,6 +80,7 @@ export async function startServer(config: ServerConfig, options: ServeOptions): 
     } finally {
       clearTimeout(timer);
     }
+    await sweeper?.stop();
     // Rotators wait for their refreshes in flight before the store and lock close.
     await backends.close();
     logger.info('slack-rotator broker stopped');
