@@ -96,3 +96,15 @@ pgb_mode=$(psql -h 127.0.0.1 -p 6432 -U postgres -d pgbouncer -tAc 'SHOW CONFIG'
 [[ $pgb_mode == transaction ]] ||
   { log "the PgBouncer on 127.0.0.1:6432 runs pool_mode=${pgb_mode:-unknown}, not transaction"; exit 1; }
 log 'PgBouncer is up (transaction pooling)'
+
+# ---------------------------------------------------------------------------------------------------
+# Debian's Chromium at /usr/bin/chromium, for the dashboard test (packages/server/test/
+# dashboard-chromium.test.ts, driven by playwright-core; it fails when the browser is missing).
+# ---------------------------------------------------------------------------------------------------
+if ! command -v chromium >/dev/null 2>&1; then
+  log 'installing chromium'
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  command -v chromium >/dev/null 2>&1 || { log 'chromium is not installed and could not be'; exit 1; }
+fi
+log "Chromium is installed ($(command -v chromium))"

@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { buildBroker } from './http/broker.js';
+import { createObservability } from './observability/observability.js';
+import { registerObservabilityRoutes } from './observability/routes.js';
 import { type FleetSweeper, startFleetSweeper } from './sweeper/index.js';
 import type { Backends, ServerConfig } from './types.js';
 
@@ -49,11 +51,14 @@ function urlOf(config: ServerConfig, port: number): string {
 export async function startServer(config: ServerConfig, options: ServeOptions): Promise<RunningServer> {
   const { logger } = options;
   const backends = await open(config, options);
+  const observability = createObservability(backends);
   let broker: ReturnType<typeof buildBroker>;
   try {
     broker = buildBroker({ backends, logger });
+    registerObservabilityRoutes(broker.app, observability, backends);
     await broker.app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (error) {
+    observability.close();
     await backends.close();
     throw error;
   }
@@ -81,6 +86,7 @@ export async function startServer(config: ServerConfig, options: ServeOptions): 
       clearTimeout(timer);
     }
     await sweeper?.stop();
+    observability.close();
     // Rotators wait for their refreshes in flight before the store and lock close.
     await backends.close();
     logger.info('slack-rotator broker stopped');

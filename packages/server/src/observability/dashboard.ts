@@ -23,7 +23,7 @@ header{background:#1d1f23;color:#fff;padding:12px 24px}header h1{margin:0;font-s
 main{padding:16px 24px;max-width:1100px}section{background:#fff;border:1px solid #dde0e5;border-radius:6px;padding:12px 16px;margin-bottom:16px}
 h2{font-size:15px;margin:0 0 8px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef1;vertical-align:top}
 th{font-weight:600;color:#555}code{font:12px ui-monospace,monospace}
-.tiles{display:flex;gap:12px;flex-wrap:wrap}.tile{flex:1;min-width:140px;background:#fff;border:1px solid #dde0e5;border-radius:6px;padding:8px 12px}
+.tiles{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:16px}.tile{flex:1;min-width:140px;background:#fff;border:1px solid #dde0e5;border-radius:6px;padding:8px 12px}
 .tile b{display:block;font-size:22px}.status{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px}
 .status-active{background:#e3f6e8;color:#17692f}.status-reauthorization_required{background:#fde5e5;color:#9b1c1c}.status-revoked{background:#eceef1;color:#555}
 .chain{display:inline-block;margin:0 10px 2px 0;white-space:nowrap}.error{background:#fde5e5;border-color:#f3b4b4}
