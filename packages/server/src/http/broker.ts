@@ -64,7 +64,6 @@ export function buildBroker(options: BrokerOptions): Broker {
     loggerInstance: logger,
     bodyLimit: options.bodyLimit ?? 65_536,
     return503OnClosing: false,
-    disableRequestLogging: false,
     // A stuck client cannot hold a connection (and a stop) forever.
     requestTimeout: 30_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
