@@ -66,7 +66,8 @@ export function buildBroker(options: BrokerOptions): Broker {
     return503OnClosing: false,
     // A stuck client cannot hold a connection (and a stop) forever.
     requestTimeout: 30_000,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    // No coercion: a number where the token should be is an error, not a string.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, verbose: true } },
     ...(tls === undefined
       ? {}
       : { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } }),

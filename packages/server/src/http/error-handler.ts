@@ -21,7 +21,8 @@ export function sendError(reply: FastifyReply, error: ServerError): FastifyReply
 /** The field a schema validation error names, as the client spelled it (`body.token`, `query.chain`). */
 function fieldOf(error: FastifyError): string {
   const first = error.validation?.[0];
-  const where = error.validationContext ?? 'request';
+  const context = error.validationContext ?? 'request';
+  const where = context === 'querystring' ? 'query' : context;
   if (first === undefined) return where;
   const params = first.params as { missingProperty?: string; additionalProperty?: string };
   const path = first.instancePath
@@ -35,6 +36,16 @@ function fieldOf(error: FastifyError): string {
 function describeValidation(error: FastifyError): string {
   const first = error.validation?.[0];
   const field = fieldOf(error);
+  // Schemas state what a field must be in their description (ajv runs with `verbose`).
+  const description = (first as { parentSchema?: { description?: unknown } } | undefined)?.parentSchema
+    ?.description;
+  if (
+    typeof description === 'string' &&
+    first?.keyword !== 'required' &&
+    first?.keyword !== 'additionalProperties'
+  ) {
+    return `${field} ${description}`;
+  }
   switch (first?.keyword) {
     case 'required':
       return `${field} is required`;

@@ -90,14 +90,14 @@ export function registerInstallationRoutes(app: FastifyInstance, context: Broker
     },
   );
 
-  app.delete<{ Params: { id: string }; Querystring: { purge?: boolean } }>(
+  app.delete<{ Params: { id: string }; Querystring: { purge?: 'true' | 'false' } }>(
     '/v1/installations/:id',
     { schema: { params: idParams, querystring: deleteQuery } },
     async (request) => {
       const installation = resolveInstallation(backends, request.params.id);
       auth.authorizeAll(request.apiKey);
       const { rotator } = installation.app;
-      const purge = request.query.purge === true;
+      const purge = request.query.purge === 'true';
       const key = installationKey(installation.parsed);
       try {
         const before = await chainsOf(context, rotator.clientId, installation.parsed.id);

@@ -6,7 +6,11 @@
 /** `bot`, or `user:<user id>`. */
 export const CHAIN_PATTERN = '^(bot|user:[UW][A-Z0-9]{1,31})$';
 
-const chain = { type: 'string', pattern: CHAIN_PATTERN } as const;
+const chain = {
+  type: 'string',
+  pattern: CHAIN_PATTERN,
+  description: "must be 'bot' or 'user:<user id>'",
+} as const;
 
 export const idParams = {
   type: 'object',
@@ -19,7 +23,11 @@ export const tokenQuery = {
   additionalProperties: false,
   properties: {
     chain,
-    min_validity: { type: 'integer', minimum: 0 },
+    min_validity: {
+      type: 'string',
+      pattern: '^[0-9]{1,9}$',
+      description: 'must be a whole number of seconds (0 or more)',
+    },
   },
 } as const;
 
@@ -28,7 +36,12 @@ export const expiredBody = {
   additionalProperties: false,
   required: ['token'],
   properties: {
-    token: { type: 'string', minLength: 1, maxLength: 2048 },
+    token: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 2048,
+      description: 'must be the access token that failed (a non-empty string)',
+    },
     chain,
   },
 } as const;
@@ -36,7 +49,9 @@ export const expiredBody = {
 export const appQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { app: { type: 'string', pattern: '^A[A-Z0-9]{1,31}$' } },
+  properties: {
+    app: { type: 'string', pattern: '^A[A-Z0-9]{1,31}$', description: 'must be an app id (A…)' },
+  },
 } as const;
 
 /** An `oauth.v2.access` / `oauth.v2.exchange` answer; the library checks its fields. */
@@ -44,15 +59,17 @@ export const installBody = {
   type: 'object',
   required: ['ok'],
   properties: {
-    ok: { type: 'boolean' },
-    bot_id: { type: 'string', pattern: '^B[A-Z0-9]{1,31}$' },
+    ok: { type: 'boolean', description: 'must be true (an oauth.v2.access or oauth.v2.exchange answer)' },
+    bot_id: { type: 'string', pattern: '^B[A-Z0-9]{1,31}$', description: 'must be a bot id (B…)' },
   },
 } as const;
 
 export const deleteQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { purge: { type: 'boolean' } },
+  properties: {
+    purge: { type: 'string', enum: ['true', 'false'], description: "must be 'true' or 'false'" },
+  },
 } as const;
 
 export const oauthRedirectQuery = {

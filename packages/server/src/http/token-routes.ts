@@ -70,13 +70,13 @@ export function registerTokenRoutes(app: FastifyInstance, context: BrokerContext
     return installation;
   }
 
-  app.get<{ Params: { id: string }; Querystring: { chain?: string; min_validity?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { chain?: string; min_validity?: string } }>(
     '/v1/installations/:id/token',
     { schema: { params: idParams, querystring: tokenQuery, response: { 200: tokenAnswer } } },
     async (request) => {
       const installation = authorized(request, request.params.id);
       const chain = request.query.chain ?? 'bot';
-      const minValidity = request.query.min_validity ?? 0;
+      const minValidity = Number(request.query.min_validity ?? '0');
       if (minValidity > maxSeconds) throw tooLarge(maxSeconds);
       const key = { ...installationKey(installation.parsed), chain: selectorOf(chain) };
       try {

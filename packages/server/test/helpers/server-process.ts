@@ -42,6 +42,8 @@ export interface ServerProcessOptions {
   args?: string[];
   /** How long to wait for the "listening" line (ms). Default 20 000. */
   readyTimeoutMs?: number;
+  /** Keep at most this many characters of output (benchmarks); default all of it. */
+  outputLimit?: number;
 }
 
 /** Every process started here, stopped by {@link stopAllServerProcesses} (call it in afterEach). */
@@ -65,12 +67,12 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    text += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    text += chunk;
-  });
+  const limit = options.outputLimit ?? Number.POSITIVE_INFINITY;
+  const keep = (chunk: string) => {
+    if (text.length < limit) text += chunk;
+  };
+  child.stdout?.setEncoding('utf8').on('data', keep);
+  child.stderr?.setEncoding('utf8').on('data', keep);
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
