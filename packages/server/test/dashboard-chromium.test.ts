@@ -32,7 +32,10 @@ beforeAll(async () => {
   await fleet.install('T0BRAVO', 2 * 3600_000, { userToken: true, userId: 'U0BRAVO' });
   await fleet.install('T0CHARLIE', 0);
   await fleet.install('T0DELTA', 5 * 3600_000);
-  obs = createObservability({ store: fleet.store, apps: fleet.apps, now: Date.now }, { cacheMs: 0 });
+  obs = createObservability(
+    { store: fleet.store, apps: fleet.apps, now: Date.now },
+    { cacheMs: 0, maxStaleMs: 0 },
+  );
   await fleet.rotator.getToken({ teamId: 'T0ALPHA' });
   const charlie = await fleet.store.get(`${fleet.slack.clientId}:T0CHARLIE:bot`);
   fleet.slack.revokeChain(charlie?.refreshToken as string);

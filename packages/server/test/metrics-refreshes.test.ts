@@ -43,7 +43,7 @@ async function setUp(
   fleet = await createFleet({ store, rotator: { ambiguousRetryDelaysMs: [] }, slack: options.slack ?? {} });
   obs = createObservability(
     { store, apps: fleet.apps, now: Date.now },
-    { cacheMs: options.cacheMs ?? 0, ...(options.now ? { now: options.now } : {}) },
+    { cacheMs: options.cacheMs ?? 0, maxStaleMs: 0, ...(options.now ? { now: options.now } : {}) },
   );
   app = Fastify();
   registerObservabilityRoutes(app, obs);
@@ -128,7 +128,7 @@ describe('/metrics after real refreshes against the fake Slack (PostgreSQL store
         apps: [{ config: (f.apps[0] as Fleet['apps'][0]).config, rotator: racer }],
         now: Date.now,
       },
-      { cacheMs: 0 },
+      { cacheMs: 0, maxStaleMs: 0 },
     );
     app = Fastify();
     registerObservabilityRoutes(app, obs);
@@ -151,6 +151,23 @@ describe('/metrics after real refreshes against the fake Slack (PostgreSQL store
     expect(series.get('slack_rotator_chains{status="active"}')).toBe(0);
   });
 
+  test('past cacheMs, a stale pass is served at once while a new one runs', async () => {
+    const f = await setUp();
+    obs?.close();
+    obs = createObservability(
+      { store: f.store, apps: f.apps, now: Date.now },
+      { cacheMs: 0, maxStaleMs: 60_000 },
+    );
+    app = Fastify();
+    registerObservabilityRoutes(app, obs);
+    expect((await scrape()).series.get('slack_rotator_chains{status="active"}')).toBe(0);
+    await f.install('T1', 3600_000);
+    expect((await scrape()).series.get('slack_rotator_chains{status="active"}')).toBe(0);
+    await expect
+      .poll(async () => (await scrape()).series.get('slack_rotator_chains{status="active"}'))
+      .toBe(1);
+  });
+
   test('a store that cannot be read: the scrape still answers, with chain_scan_success 0', async () => {
     const f = await setUp();
     await f.install('T1', 3600_000);
@@ -160,7 +177,7 @@ describe('/metrics after real refreshes against the fake Slack (PostgreSQL store
         apps: f.apps,
         now: Date.now,
       },
-      { cacheMs: 0 },
+      { cacheMs: 0, maxStaleMs: 0 },
     );
     const other = Fastify();
     registerObservabilityRoutes(other, broken);

@@ -109,34 +109,44 @@ export async function takeSnapshot(store: TokenStore, options: SnapshotOptions):
   };
 }
 
-/** {@link takeSnapshot}, cached `cacheMs` (real time) and shared by concurrent callers. */
+/**
+ * {@link takeSnapshot}, cached `cacheMs` (real time) and shared by concurrent callers. A pass over a
+ * large store takes seconds (100,000 chains: about 5 s on SQLite), so once the cache is stale and
+ * younger than `maxStaleMs`, callers get it at once while one new pass runs in the background.
+ */
 export function createSnapshotCache(
   store: TokenStore,
-  options: SnapshotOptions & { cacheMs: number },
+  options: SnapshotOptions & { cacheMs: number; maxStaleMs: number },
 ): { get(): Promise<ChainSnapshot>; clear(): void } {
-  let cached: { at: number; settled: boolean; value: Promise<ChainSnapshot> } | undefined;
+  let fresh: { at: number; value: ChainSnapshot } | undefined;
+  let pending: Promise<ChainSnapshot> | undefined;
+  const pass = () => {
+    pending ??= takeSnapshot(store, options).then(
+      (value) => {
+        fresh = { at: performance.now(), value };
+        pending = undefined;
+        return value;
+      },
+      (error: unknown) => {
+        pending = undefined;
+        throw error;
+      },
+    );
+    return pending;
+  };
   return {
     get() {
-      const at = performance.now();
-      // A pass in flight is always shared; a finished one for `cacheMs`.
-      if (cached === undefined || (cached.settled && at - cached.at > options.cacheMs)) {
-        const entry = { at, settled: false, value: takeSnapshot(store, options) };
-        cached = entry;
-        entry.value.then(
-          () => {
-            entry.settled = true;
-            entry.at = performance.now();
-          },
-          () => {
-            // A failed pass is not cached: the next caller tries again.
-            if (cached === entry) cached = undefined;
-          },
-        );
+      const age = fresh === undefined ? Number.POSITIVE_INFINITY : performance.now() - fresh.at;
+      if (fresh !== undefined && age <= options.cacheMs) return Promise.resolve(fresh.value);
+      if (fresh !== undefined && age <= options.cacheMs + options.maxStaleMs) {
+        // A failed background pass is reported by the next caller that waits for one.
+        pass().catch(() => undefined);
+        return Promise.resolve(fresh.value);
       }
-      return cached.value;
+      return pass();
     },
     clear() {
-      cached = undefined;
+      fresh = undefined;
     },
   };
 }

@@ -14,6 +14,11 @@ export interface ObservabilityOptions {
   now?: () => number;
   /** How long a pass over the store is reused (real ms). Default 5,000. */
   cacheMs?: number;
+  /**
+   * How long past `cacheMs` a pass may still be served while a new one runs (real ms). Default
+   * 60,000; 0: every caller after `cacheMs` waits for a new pass.
+   */
+  maxStaleMs?: number;
   /** How many events the dashboard remembers. Default 200. */
   activityCapacity?: number;
 }
@@ -41,7 +46,11 @@ export function createObservability(
 ): Observability {
   const now = options.now ?? backends.now;
   const prefixed = backends.apps.length > 1;
-  const cache = createSnapshotCache(backends.store, { prefixed, cacheMs: options.cacheMs ?? 5_000 });
+  const cache = createSnapshotCache(backends.store, {
+    prefixed,
+    cacheMs: options.cacheMs ?? 5_000,
+    maxStaleMs: options.maxStaleMs ?? 60_000,
+  });
   const metrics = createMetrics({ snapshot: cache.get, now });
   const activity = createActivity(options.activityCapacity ?? 200);
   const unsubscribe: (() => void)[] = [];
