@@ -184,9 +184,16 @@ export async function openRedisClient(
 
 export async function openRedis(url: string, logger: Logger): Promise<OpenedStore> {
   const { client, prefix, target } = await openRedisClient(url, 'store', logger);
+  let store: OpenedStore['store'];
+  try {
+    store = createRedisStore({ client, prefix });
+  } catch (error) {
+    await quit(client);
+    throw new ServerError('invalid_config', `store ${target}: ${(error as Error).message}`, { cause: error });
+  }
   return {
     target,
-    store: createRedisStore({ client, prefix }),
+    store,
     state: createRedisState({ client, prefix: `${prefix}:` }),
     async pingClient() {
       if (client.status !== 'ready') throw new Error(`the connection is ${client.status}`);

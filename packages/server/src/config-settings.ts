@@ -78,14 +78,14 @@ export const SETTINGS: readonly SettingInfo[] = [
     'store',
     'SLACK_ROTATOR_STORE',
     '<data folder>/slack-rotator/tokens.db',
-    'Where chains are kept: postgres://…, redis://… / rediss://…, sqlite:<path> or a file path (SQLite).',
+    'Where chains are kept: postgres://…, redis://… / rediss://… (?prefix=<key prefix>, default slack-rotator), sqlite:<path> or a file path (SQLite).',
     true,
   ),
   setting(
     'lock',
     'SLACK_ROTATOR_LOCK',
     "the store's own",
-    'A redis://… lock to pair with a PostgreSQL store; default: the store’s own lock.',
+    "A redis://… lock (?prefix= as for the store) to pair with a PostgreSQL store; default: the store's own lock.",
     true,
   ),
   setting(

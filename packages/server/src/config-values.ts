@@ -102,7 +102,9 @@ export function storeUrl(raw: Raw, problems: Problems, cwd: string): StoreConfig
     return validUrl(text, raw, problems) ? { kind: 'postgres', url: text } : undefined;
   }
   if (scheme === 'redis' || scheme === 'rediss') {
-    return validUrl(text, raw, problems) ? { kind: 'redis', url: text } : undefined;
+    return validUrl(text, raw, problems) && validPrefix(text, raw, problems)
+      ? { kind: 'redis', url: text }
+      : undefined;
   }
   if (scheme === 'sqlite') {
     let path = text.slice('sqlite:'.length);
@@ -130,7 +132,11 @@ export function lockUrl(raw: Raw, problems: Problems): ServerConfig['lock'] | un
   if (text === undefined) return undefined;
   if (text === '' || text === 'same') return { kind: 'same' };
   const scheme = SCHEME.exec(text)?.[1]?.toLowerCase();
-  if ((scheme === 'redis' || scheme === 'rediss') && validUrl(text, raw, problems)) {
+  if (
+    (scheme === 'redis' || scheme === 'rediss') &&
+    validUrl(text, raw, problems) &&
+    validPrefix(text, raw, problems)
+  ) {
     return { kind: 'redis', url: text };
   }
   if (scheme !== 'redis' && scheme !== 'rediss') {
@@ -147,6 +153,14 @@ function validUrl(text: string, raw: Raw, problems: Problems): boolean {
     problems.add(raw.from, 'is not a valid URL');
     return false;
   }
+}
+
+/** A Redis URL's `?prefix=` (the first part of every key): no whitespace or braces, as the library requires. */
+function validPrefix(text: string, raw: Raw, problems: Problems): boolean {
+  const prefix = new URL(text).searchParams.get('prefix');
+  if (prefix === null || /^[^\s{}]{1,100}$/.test(prefix)) return true;
+  problems.add(raw.from, '?prefix= must be 1 to 100 characters without whitespace or braces');
+  return false;
 }
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;

@@ -275,6 +275,24 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('checks the ?prefix= of Redis URLs', () => {
+    const ok = loadConfig({ env: { ...minimal, SLACK_ROTATOR_STORE: 'redis://h:6379?prefix=team-a' } });
+    expect(ok.store).toEqual({ kind: 'redis', url: 'redis://h:6379?prefix=team-a' });
+    const error = configError(() =>
+      loadConfig({
+        env: {
+          ...minimal,
+          SLACK_ROTATOR_STORE: 'redis://h?prefix={x}',
+          SLACK_ROTATOR_LOCK: 'redis://h?prefix=a%20b',
+        },
+      }),
+    );
+    expect(error.details.problems).toEqual([
+      'SLACK_ROTATOR_STORE: ?prefix= must be 1 to 100 characters without whitespace or braces',
+      'SLACK_ROTATOR_LOCK: ?prefix= must be 1 to 100 characters without whitespace or braces',
+    ]);
+  });
+
   it('rejects top-level app settings mixed with apps', () => {
     const file = writeConfig(
       'mixed.yaml',
