@@ -11,7 +11,13 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../rotator/test/helpers/postgres.js';
+import {
+  assertPgBouncer,
+  createTestDatabase,
+  PGBOUNCER_PORT,
+  POSTGRES_PORT,
+  type TestDatabase,
+} from '../../rotator/test/helpers/postgres.js';
 import { deletePrefix, openClient, randomPrefix } from '../../rotator/test/helpers/redis.js';
 import { ServerError } from '../src/errors.js';
 import { createPostgresState, postgresStateMigrated } from '../src/state/postgres.js';
@@ -40,11 +46,31 @@ async function closedPort(): Promise<number> {
 
 let pgDatabase: TestDatabase;
 beforeAll(async () => {
+  await assertPgBouncer();
   pgDatabase = await createTestDatabase('state');
 });
 afterAll(async () => {
   await pgDatabase?.drop();
 });
+
+/** Each pair gets its own database; both states connect through `port` (PostgreSQL or PgBouncer). */
+async function openPostgres(port: number): Promise<Pair> {
+  const db = await createTestDatabase('state');
+  const lost: pg.Pool[] = [];
+  return {
+    first: createPostgresState({ pool: db.pool({ label: 'a', port }) }),
+    second: createPostgresState({ pool: db.pool({ label: 'b', port }) }),
+    async unreachable() {
+      const gone = new pg.Pool({ host: '127.0.0.1', port: await closedPort(), user: 'postgres' });
+      lost.push(gone);
+      return createPostgresState({ pool: gone });
+    },
+    async cleanup() {
+      await Promise.all(lost.map((p) => p.end()));
+      await db.drop();
+    },
+  };
+}
 
 const backends: [string, () => Promise<Pair>][] = [
   [
@@ -71,38 +97,9 @@ const backends: [string, () => Promise<Pair>][] = [
       };
     },
   ],
-  [
-    'postgres',
-    async () => {
-      const schema = pgDatabase.schema();
-      await pgDatabase.admin.query(`CREATE SCHEMA "${schema}"`);
-      // Each state gets its own schema through search_path, set by connection options (not SET).
-      const pool = () =>
-        new pg.Pool({
-          host: '127.0.0.1',
-          user: 'postgres',
-          database: pgDatabase.name,
-          options: `-c search_path=${schema}`,
-          max: 5,
-        });
-      const a = pool();
-      const b = pool();
-      const lost: pg.Pool[] = [];
-      return {
-        first: createPostgresState({ pool: a }),
-        second: createPostgresState({ pool: b }),
-        async unreachable() {
-          const gone = new pg.Pool({ host: '127.0.0.1', port: await closedPort(), user: 'postgres' });
-          lost.push(gone);
-          return createPostgresState({ pool: gone });
-        },
-        async cleanup() {
-          await Promise.all([a.end(), b.end(), ...lost.map((p) => p.end())]);
-          await pgDatabase.dropSchema(schema);
-        },
-      };
-    },
-  ],
+  ['postgres', () => openPostgres(POSTGRES_PORT)],
+  // Transaction pooling: no session state, no named prepared statements may be relied on.
+  ['postgres through PgBouncer', () => openPostgres(PGBOUNCER_PORT)],
   [
     'redis',
     async () => {
