@@ -3,6 +3,7 @@
  * stops it all cleanly on SIGTERM or SIGINT.
  */
 import type { Logger } from 'pino';
+import { openBackends } from './backends.js';
 import { buildBroker } from './http/broker.js';
 import { createObservability } from './observability/observability.js';
 import { registerObservabilityRoutes } from './observability/routes.js';
@@ -24,19 +25,13 @@ export interface RunningServer {
 /** Options of {@link startServer} and {@link runServe}. */
 export interface ServeOptions {
   logger: Logger;
-  /** Create the store's and the state's tables first (default true). */
+  /**
+   * Create or upgrade the schemas first (default false: a fleet migrates once, with
+   * `slack-rotator migrate`; the embedded SQLite store is migrated at open anyway).
+   */
   migrate?: boolean;
   /** How long a stop waits for requests in flight before closing their connections. Default 10 000. */
   stopTimeoutMs?: number;
-}
-
-async function open(config: ServerConfig, options: ServeOptions): Promise<Backends> {
-  // Temporary until src/backends.ts lands: resolved at run time so the build does not depend on it.
-  const specifier = './backends.js';
-  const mod = (await import(specifier)) as {
-    openBackends(c: ServerConfig, o: { logger: Logger; migrate?: boolean }): Promise<Backends>;
-  };
-  return mod.openBackends(config, { logger: options.logger, migrate: options.migrate ?? true });
 }
 
 function urlOf(config: ServerConfig, port: number): string {
@@ -50,7 +45,7 @@ function urlOf(config: ServerConfig, port: number): string {
  */
 export async function startServer(config: ServerConfig, options: ServeOptions): Promise<RunningServer> {
   const { logger } = options;
-  const backends = await open(config, options);
+  const backends = await openBackends(config, { logger, migrate: options.migrate ?? false });
   const observability = createObservability(backends);
   let broker: ReturnType<typeof buildBroker>;
   try {

@@ -92,6 +92,11 @@ export function buildBroker(options: BrokerOptions): Broker {
       return sendError(reply, new ServerError('backend_unavailable', 'the server is stopping'));
     }
   });
+  // A keep-alive connection whose request was in flight at the stop closes after its answer, so
+  // the stop does not wait for the client to hang up.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
 
   registerHealthRoutes(app, context);
   registerOAuthRoutes(app, context);
