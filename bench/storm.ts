@@ -124,7 +124,8 @@ function startWorker(config: WorkerConfig): Worker {
     else if (message.type === 'result') onResult(message);
     else onFail(new Error(`${config.name} failed: ${message.message}`));
   });
-  child.once('exit', (code) => onFail(new Error(`${config.name} exited (${code}) before reporting`)));
+  // 'close', not 'exit': a message sent just before exiting is delivered before the channel closes.
+  child.once('close', (code) => onFail(new Error(`${config.name} exited (${code}) before reporting`)));
   return { child, ready, result, exited };
 }
 

@@ -1,21 +1,34 @@
-import type { PostgresClient, PostgresNotification, PostgresPool } from '../store/postgres-pool.js';
+import type {
+  PostgresClient,
+  PostgresNotification,
+  PostgresPool,
+  PostgresQueryResult,
+} from '../store/postgres-pool.js';
 
 /** How long the listening connection is kept after the last waiter stops (ms). */
 const LINGER_MS = 5_000;
 /** The first and the longest pause before connecting again after the connection was lost (ms). */
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 30_000;
+/** How long a message about a name counts as just heard, for {@link ReleaseListener.takeHeard} (ms). */
+const HEARD_MS = 2_000;
+
+/**
+ * Why a watcher's sleep ended: a message about its name (a release, or a commit to the chain the
+ * lock guards), the connection coming up or going down (a message may have gone unheard), or time.
+ */
+export type WakeReason = 'heard' | 'connection' | 'timeout';
 
 /** One waiter's view of the releases of one lock name. */
 export interface ReleaseWatch {
   /** Forgets what was heard so far; call right before each attempt to take the lock. */
   arm(): void;
   /**
-   * Resolves after `ms`, or sooner: when a release of the name was heard since {@link arm}, or when
-   * the listening connection came up or went down (a release may have gone unheard). Rejects with
-   * the signal's reason when it aborts.
+   * Resolves after `ms` (`'timeout'`), or sooner: when a message about the name was heard since
+   * {@link arm} (`'heard'`), or when the listening connection came up or went down since then
+   * (`'connection'`: a message may have gone unheard). Rejects with the signal's reason when it aborts.
    */
-  sleep(ms: number, signal: AbortSignal): Promise<boolean>;
+  sleep(ms: number, signal: AbortSignal): Promise<WakeReason>;
   /** Stops watching. */
   stop(): void;
 }
@@ -26,12 +39,22 @@ export interface ReleaseListener {
   readonly listening: boolean;
   /** Starts watching `name`, connecting the listener if needed (in the background). */
   watch(name: string): ReleaseWatch;
+  /**
+   * True, once, if a message about `name` woke one of its watchers in the last few seconds: the
+   * caller's next read of what the lock guards is the one a waiter resumes with.
+   */
+  takeHeard(name: string): boolean;
+  /**
+   * Runs one statement on the listening connection, which carries nothing else: a waiter's re-read
+   * and a holder's release do not queue behind the pool. `undefined` while not listening.
+   */
+  query(text: string, values: unknown[]): Promise<PostgresQueryResult> | undefined;
   /** Gives the connection back (destroyed) and stops for good. */
   close(): void;
 }
 
 interface Watcher {
-  woken: boolean;
+  woken: WakeReason | undefined;
   wake: (() => void) | undefined;
 }
 
@@ -50,15 +73,25 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
   let reconnect: ReturnType<typeof setTimeout> | undefined;
   const watchers = new Map<string, Set<Watcher>>();
   let watching = 0;
+  /** Names whose watchers a message woke, and when (performance.now()); pruned as it grows. */
+  const heard = new Map<string, number>();
 
   // Read through a function: the state changes while a connection is being made.
   const isClosed = () => state === 'closed';
-  const wake = (watcher: Watcher) => {
-    watcher.woken = true;
+  // A message outranks a connection change: the waiter may return at once without a look.
+  const wake = (watcher: Watcher, reason: WakeReason) => {
+    if (watcher.woken !== 'heard') watcher.woken = reason;
     watcher.wake?.();
   };
   const wakeAll = () => {
-    for (const set of watchers.values()) for (const watcher of set) wake(watcher);
+    for (const set of watchers.values()) for (const watcher of set) wake(watcher, 'connection');
+  };
+  const noteHeard = (name: string) => {
+    const at = performance.now();
+    if (heard.size >= 10_000) {
+      for (const [key, when] of heard) if (at - when > HEARD_MS) heard.delete(key);
+    }
+    heard.set(name, at);
   };
 
   /** Lets go of the current connection: back to the pool after UNLISTEN, or destroyed. */
@@ -127,7 +160,11 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
     const onNotification = (...args: unknown[]) => {
       const message = args[0] as PostgresNotification;
       if (message.channel !== channel) return;
-      for (const watcher of watchers.get(message.payload ?? '') ?? []) wake(watcher);
+      const name = message.payload ?? '';
+      const set = watchers.get(name);
+      if (set === undefined || set.size === 0) return;
+      noteHeard(name);
+      for (const watcher of set) wake(watcher, 'heard');
     };
     const onError = (...args: unknown[]) => {
       if (client === connection) lost(args[0] instanceof Error ? args[0] : true);
@@ -180,8 +217,20 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
       return state === 'ready';
     },
 
+    takeHeard(name: string): boolean {
+      const at = heard.get(name);
+      if (at === undefined) return false;
+      heard.delete(name);
+      return performance.now() - at <= HEARD_MS;
+    },
+
+    query(text: string, values: unknown[]): Promise<PostgresQueryResult> | undefined {
+      if (state !== 'ready' || client === undefined) return undefined;
+      return client.query(text, values);
+    },
+
     watch(name: string): ReleaseWatch {
-      const watcher: Watcher = { woken: false, wake: undefined };
+      const watcher: Watcher = { woken: undefined, wake: undefined };
       let set = watchers.get(name);
       if (set === undefined) {
         set = new Set();
@@ -194,17 +243,17 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
       let stopped = false;
       return {
         arm() {
-          watcher.woken = false;
+          watcher.woken = undefined;
           ensure();
         },
-        sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+        sleep(ms: number, signal: AbortSignal): Promise<WakeReason> {
           return new Promise((resolve, reject) => {
             if (signal.aborted) {
               reject(signal.reason);
               return;
             }
-            if (watcher.woken) {
-              resolve(true);
+            if (watcher.woken !== undefined) {
+              resolve(watcher.woken);
               return;
             }
             const finish = () => {
@@ -218,11 +267,11 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
             };
             const timer = setTimeout(() => {
               finish();
-              resolve(false);
+              resolve('timeout');
             }, ms);
             watcher.wake = () => {
               finish();
-              resolve(true);
+              resolve(watcher.woken ?? 'timeout');
             };
             signal.addEventListener('abort', onAbort, { once: true });
           });

@@ -8,7 +8,7 @@ import {
   tablesFor,
   toNumber,
 } from '../store/postgres-pool.js';
-import { createReleaseListener } from './postgres-listener.js';
+import { createReleaseListener, type ReleaseListener } from './postgres-listener.js';
 import type { AcquireOptions, Lease, Lock } from './types.js';
 import {
   checkAcquire,
@@ -83,6 +83,19 @@ function checkMs(value: unknown, name: string, fallback: number): number {
  * @throws TypeError (`ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE`) for invalid options.
  */
 export function createPostgresLock(options: PostgresLockOptions): Lock {
+  return createPairedPostgresLock(options).lock;
+}
+
+/**
+ * The lock and its listener, for the PostgreSQL store it belongs to: the store's compare-and-set
+ * notifies the lock's channel, and a waiter woken by that message re-reads the record on the
+ * listening connection (`listener.takeHeard` / `listener.query`).
+ * @internal
+ */
+export function createPairedPostgresLock(options: PostgresLockOptions): {
+  lock: Lock;
+  listener: ReleaseListener;
+} {
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
@@ -131,7 +144,7 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
     return { holderRemainingMs: typeof remaining === 'number' ? Math.max(0, remaining) : undefined };
   };
 
-  return {
+  const lock: Lock = {
     async acquire(name: string, acquireOptions: AcquireOptions): Promise<Lease> {
       checkAcquire(name, acquireOptions);
       if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
@@ -195,9 +208,11 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
               ms = Math.min(ms, pause * (0.5 + Math.random() / 2));
               pause = Math.min(pause * 2, pollMaxMs);
             }
-            // Woken (a release for this name, or the listening connection came up, which wakes every
-            // waiter): look at the lease again rather than report a lock free that may not be.
-            await watch.sleep(ms, signal);
+            // A message about this name (the holder's release, or its commit to the chain when the
+            // store notifies) ends the wait: the caller re-reads what it waits for, even if the lease
+            // is still held. The connection coming up or going down wakes every waiter to look again
+            // (a message may have gone unheard), so a reconnect never strands one.
+            if ((await watch.sleep(ms, signal)) === 'heard') return;
           }
         } finally {
           watch.stop();
@@ -214,7 +229,18 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
 
     async release(lease: Lease): Promise<void> {
       checkLease(lease);
-      await run(pool, 'lock release', releaseSql, [lease.name, lease.owner, channel]);
+      const values = [lease.name, lease.owner, channel];
+      // On the listening connection when there is one: the waiters wake now, not once the release
+      // has waited its turn behind everything else this process sends through the pool.
+      const own = listener.query(releaseSql, values);
+      if (own !== undefined) {
+        const released = await own.then(
+          () => true,
+          () => false,
+        );
+        if (released) return;
+      }
+      await run(pool, 'lock release', releaseSql, values);
     },
 
     async close(): Promise<void> {
@@ -222,4 +248,5 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
       listener.close();
     },
   };
+  return { lock, listener };
 }

@@ -64,6 +64,14 @@ return 0
 const HOLDER = script(`return redis.call('PTTL', KEYS[1])`);
 
 const TAKEN = -3;
+
+/**
+ * The channel a Redis lock with this prefix hears on: its releases, and the compare-and-sets of the
+ * Redis store it belongs to (which publish the chain's refresh lock name).
+ */
+export function redisLockChannel(prefix: string): string {
+  return `${prefix}:lock:released`;
+}
 /** How long past the holder's remaining TTL a waiter tries again, so Redis finds the lease run out. */
 const EXPIRY_SLACK_MS = 2;
 
@@ -106,7 +114,7 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
   if (typeof onSubscriberError !== 'function') {
     throw invalidArgument('onSubscriberError must be a function', 'ERR_INVALID_ARG_TYPE');
   }
-  const channel = `${prefix}:lock:released`;
+  const channel = redisLockChannel(prefix);
   const keyOf = (name: string) => `${prefix}:lock:{${name}}`;
   const waiters = new Map<string, Set<Waiter>>();
   const { scoped, closeScopes } = createScopes();

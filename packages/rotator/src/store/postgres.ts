@@ -1,5 +1,6 @@
 import { invalidArgument, StorageError } from '../errors.js';
-import { createPostgresLock, type PostgresLockOptions } from '../lock/postgres.js';
+import { refreshLockName } from '../lock/names.js';
+import { createPairedPostgresLock, type PostgresLockOptions } from '../lock/postgres.js';
 import type { Lock } from '../lock/types.js';
 import { RECORD_COLUMNS } from './columns.js';
 import { pageOf, planList } from './list.js';
@@ -130,7 +131,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
   const { pool } = options;
-  const lock = createPostgresLock({
+  const { lock, listener } = createPairedPostgresLock({
     pool,
     ...(options.schema === undefined ? {} : { schema: options.schema }),
     ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
@@ -140,7 +141,12 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
     ...(options.lockPollMaxMs === undefined ? {} : { pollMaxMs: options.lockPollMaxMs }),
     ...(options.lockRecheckMs === undefined ? {} : { recheckMs: options.lockRecheckMs }),
   });
-  const t = tablesFor(options).chains;
+  const { chains: t, channel } = tablesFor(options);
+  // The store's own lock listens on `channel`: each compare-and-set notifies it with the chain's
+  // refresh lock name, delivered by PostgreSQL at the commit, so waiters wake then rather than at
+  // the holder's release. Not when the lock never listens (`listen: false`): nobody would hear it.
+  const notify = options.listen !== false;
+  const getSql = `SELECT * FROM ${t} WHERE chain_key = $1`;
   const insertColumns: string[] = [...COLUMNS.map(([, column]) => column), ...INTENT_COLUMNS];
   const putSql = `INSERT INTO ${t} AS c (${insertColumns.join(', ')}, version)
     VALUES (${placeholders(insertColumns.length)}, 1)
@@ -159,13 +165,13 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
 
     async get(chainKey: string): Promise<TokenRecord | undefined> {
       checkChainKey(chainKey);
-      const { rows } = await run(
-        pool,
-        'get',
-        `SELECT * FROM ${t} WHERE chain_key = $1`,
-        [chainKey],
-        chainKey,
-      );
+      // The re-read of a waiter its lock just woke goes on the listening connection, which carries
+      // nothing else, rather than behind every statement queued for the pool.
+      const own = listener.takeHeard(refreshLockName(chainKey))
+        ? listener.query(getSql, [chainKey])
+        : undefined;
+      const result = own === undefined ? undefined : await own.catch(() => undefined);
+      const { rows } = result ?? (await run(pool, 'get', getSql, [chainKey], chainKey));
       return rows[0] === undefined ? undefined : toRecord(rows[0]);
     },
 
@@ -189,16 +195,16 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       const fields = checkUpdate(update);
       const columns = fields.flatMap(columnsOf);
       const values = fields.flatMap((field) => valuesOf(field, update[field]));
-      const sql = `UPDATE ${t} SET ${columns.map((column, i) => `${column} = $${i + 1}`).join(', ')},
+      const n = columns.length;
+      const updateSql = `UPDATE ${t} SET ${columns.map((column, i) => `${column} = $${i + 1}`).join(', ')},
         version = version + 1
-        WHERE chain_key = $${columns.length + 1} AND version = $${columns.length + 2} RETURNING *`;
-      const { rows } = await run(
-        pool,
-        'compareAndSet',
-        sql,
-        [...values, chainKey, expectedVersion],
-        chainKey,
-      );
+        WHERE chain_key = $${n + 1} AND version = $${n + 2} RETURNING *`;
+      const sql = notify
+        ? `WITH updated AS (${updateSql}) SELECT updated.*, pg_notify($${n + 3}, $${n + 4}) AS notified FROM updated`
+        : updateSql;
+      const params = [...values, chainKey, expectedVersion];
+      if (notify) params.push(channel, refreshLockName(chainKey));
+      const { rows } = await run(pool, 'compareAndSet', sql, params, chainKey);
       return rows[0] === undefined ? undefined : toRecord(rows[0]);
     },
 

@@ -1,5 +1,6 @@
 import { invalidArgument, StorageError } from '../errors.js';
-import { createRedisLock } from '../lock/redis.js';
+import { refreshLockName } from '../lock/names.js';
+import { createRedisLock, redisLockChannel } from '../lock/redis.js';
 import type { Lock } from '../lock/types.js';
 import { checkClock } from '../lock/wait.js';
 import { planList } from './list.js';
@@ -118,6 +119,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     ...(options.lockRecheckMs === undefined ? {} : { recheckMs: options.lockRecheckMs }),
   });
   const index = createRedisIndex(client, prefix);
+  // Each compare-and-set publishes on the store's lock channel: its waiters wake at the commit.
+  const channel = redisLockChannel(prefix);
 
   async function read(chainKey: string): Promise<StoredRecord | undefined> {
     const hash = await attempt('get', () => client.hgetall(index.recordKey(chainKey)), chainKey);
@@ -179,7 +182,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
           field === 'refreshIntent' ? copyIntent(update[field] as RefreshIntent | null) : update[field];
       }
       const reply = await write('compareAndSet', chainKey, () =>
-        compareAndSet.run(client, [index.recordKey(chainKey)], [expectedVersion, ...encodeFields(values)]),
+        compareAndSet.run(
+          client,
+          [index.recordKey(chainKey)],
+          [expectedVersion, channel, refreshLockName(chainKey), ...encodeFields(values)],
+        ),
       );
       if (reply === null) return undefined;
       const stored = decodeRecord(chainKey, reply as unknown[]) as StoredRecord;

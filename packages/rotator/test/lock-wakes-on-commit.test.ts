@@ -1,0 +1,257 @@
+// A store paired with its own lock (PostgreSQL, Redis) wakes the waiters of a chain's refresh lock
+// when a compare-and-set to the chain commits, not only when the holder releases: a waiter resumes
+// with the holder's pair while the holder's release is still on its way.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { refreshLockName } from '../src/lock/names.js';
+import type { Lease, Lock } from '../src/lock/types.js';
+import { createPostgresStore, migrate } from '../src/postgres.js';
+import { createRedisStore } from '../src/redis.js';
+import type { TokenStore } from '../src/store/types.js';
+import { sampleRecord } from '../src/testing/store-fixtures.js';
+import {
+  countingPool,
+  createTestDatabase,
+  listeners,
+  type TestDatabase,
+  type TestPool,
+  until,
+  within,
+} from './helpers/postgres.js';
+import { deletePrefix, openClient, randomPrefix } from './helpers/redis.js';
+import { harness } from './helpers/setup.js';
+
+type PairedStore = TokenStore & { readonly lock: Lock };
+
+interface Pair {
+  /** The holder's store (and its lock). */
+  store: PairedStore;
+  /** Another process's store on the same data, with its own lock and connections. */
+  peer: PairedStore;
+  /** Resolves once the peer's lock hears messages (PostgreSQL: its LISTEN is active). */
+  peerListening(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+let db: TestDatabase;
+let main: TestPool;
+let second: TestPool;
+
+beforeAll(async () => {
+  db = await createTestDatabase('wake');
+  main = db.pool({ label: 'a' });
+  second = db.pool({ label: 'b' });
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const backends: { name: string; create(): Promise<Pair> }[] = [
+  {
+    name: 'postgres',
+    async create() {
+      const schema = db.schema();
+      await migrate(main, { schema });
+      const store = createPostgresStore({ pool: main, schema });
+      const peer = createPostgresStore({ pool: second, schema });
+      return {
+        store,
+        peer,
+        peerListening: () =>
+          until(
+            async () => (await listeners(db.admin, second.applicationName)).length > 0,
+            'the peer listens',
+          ),
+        async cleanup() {
+          await Promise.all([store.close?.(), peer.close?.()]);
+          await db.dropSchema(schema);
+        },
+      };
+    },
+  },
+  {
+    name: 'redis',
+    async create() {
+      const prefix = randomPrefix();
+      const client = openClient();
+      const other = openClient();
+      const store = createRedisStore({ client, prefix });
+      const peer = createRedisStore({ client: other, prefix });
+      return {
+        store,
+        peer,
+        // The lock subscribes before its first look: a wait that is pending is subscribed.
+        peerListening: async () => {},
+        async cleanup() {
+          await Promise.all([store.close(), peer.close()]);
+          await deletePrefix(client, prefix);
+          await Promise.all([client.quit(), other.quit()]);
+        },
+      };
+    },
+  },
+];
+
+const LONG_MS = 30_000;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts a wait and reports whether it settled. */
+function track(promise: Promise<void>): { promise: Promise<void>; settled: () => boolean } {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  return { promise, settled: () => settled };
+}
+
+for (const backend of backends) {
+  describe(`${backend.name}: a compare-and-set wakes the chain's lock waiters`, () => {
+    test('a CAS wakes a waiter while the holder still holds the lease; the waiter reads the new version', async () => {
+      const pair = await backend.create();
+      try {
+        const record = await pair.store.put(sampleRecord('T0000001'));
+        const name = refreshLockName(record.chainKey);
+        const lease = await pair.store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+        const waiting = track(pair.peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+        await pair.peerListening();
+        await pause(50);
+        expect(waiting.settled(), 'wait resolved before anything happened').toBe(false);
+
+        const stored = await pair.store.compareAndSet(record.chainKey, record.version, {
+          expiresAt: 1,
+          updatedAt: 1,
+        });
+        expect(stored?.version).toBe(record.version + 1);
+        await within(waiting.promise, 10_000, 'the waiter woke on the commit');
+        await expect(pair.peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
+          code: 'lock_timeout',
+        });
+        expect((await pair.peer.get(record.chainKey))?.version).toBe(record.version + 1);
+        await pair.store.lock.release(lease);
+      } finally {
+        await pair.cleanup();
+      }
+    });
+
+    test('a CAS that does not match wakes nobody; the release still does', async () => {
+      const pair = await backend.create();
+      try {
+        const record = await pair.store.put(sampleRecord('T0000002'));
+        const name = refreshLockName(record.chainKey);
+        const lease = await pair.store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+        const waiting = track(pair.peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+        await pair.peerListening();
+        expect(
+          await pair.store.compareAndSet(record.chainKey, record.version + 7, { expiresAt: 1, updatedAt: 1 }),
+        ).toBe(undefined);
+        // A CAS of another chain wakes nobody here either.
+        const other = await pair.store.put(sampleRecord('T0000003'));
+        await pair.store.compareAndSet(other.chainKey, other.version, { expiresAt: 1, updatedAt: 1 });
+        await pause(100);
+        expect(waiting.settled(), 'a failed CAS or another chain woke the waiter').toBe(false);
+        await pair.store.lock.release(lease);
+        await within(waiting.promise, 10_000, 'the waiter woke on the release');
+      } finally {
+        await pair.cleanup();
+      }
+    });
+
+    test('a waiter gets the holder’s new token while the holder’s release is held back', async () => {
+      const pair = await backend.create();
+      // Slack answers slowly, so the second rotator is waiting long before the holder commits.
+      const h = await harness({ store: pair.store, slack: { latencyMs: 400 } });
+      try {
+        const [chainKey] = await h.installWith({ teamId: 'T100' }, 0);
+        if (chainKey === undefined) throw new Error('no chain installed');
+        let holding: () => void = () => {};
+        const held = new Promise<void>((resolve) => {
+          holding = resolve;
+        });
+        let letGo: () => void = () => {};
+        const gate = new Promise<void>((resolve) => {
+          letGo = resolve;
+        });
+        let released = false;
+        const lock = pair.store.lock;
+        const slowRelease: Lock = {
+          ...lock,
+          acquire: async (name, options) => {
+            const lease = await lock.acquire(name, options);
+            holding();
+            return lease;
+          },
+          release: async (lease: Lease) => {
+            await gate;
+            await lock.release(lease);
+            released = true;
+          },
+        };
+        // Leases and waits far longer than the test: only a wake-up can let the waiter resume.
+        const holder = h.another({ lock: slowRelease, lockTtlMs: 120_000 });
+        const waiter = h.another({ store: pair.peer, lockWaitMs: 120_000 });
+        const first = holder.getToken({ teamId: 'T100' });
+        await held;
+        const second = waiter.getToken({ teamId: 'T100' });
+        const token = await within(second, 20_000, 'the waiter resumed before the holder released');
+        expect(released).toBe(false);
+        letGo();
+        expect(await first).toBe(token);
+        expect((await pair.store.get(chainKey))?.accessToken).toBe(token);
+        expect(h.slack.calls.filter((c) => c.grantType === 'refresh_token')).toHaveLength(1);
+      } finally {
+        await h.close();
+        await pair.cleanup();
+      }
+    });
+  });
+}
+
+describe('postgres: what the woken waiter and the holder send', () => {
+  test('the woken waiter’s re-read goes on the listening connection, not the pool; later reads use the pool', async () => {
+    const schema = db.schema();
+    await migrate(main, { schema });
+    const counted = countingPool(second, 'SELECT * FROM');
+    const store = createPostgresStore({ pool: main, schema });
+    const peer = createPostgresStore({ pool: counted, schema });
+    try {
+      const record = await store.put(sampleRecord('T0000004'));
+      const name = refreshLockName(record.chainKey);
+      const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+      const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+      await until(async () => (await listeners(db.admin, second.applicationName)).length > 0, 'listening');
+      await store.compareAndSet(record.chainKey, record.version, { expiresAt: 1, updatedAt: 1 });
+      await within(waiting.promise, 10_000, 'woken');
+      const before = counted.statements.length;
+      expect((await peer.get(record.chainKey))?.version).toBe(record.version + 1);
+      expect(counted.statements.length, 'the re-read went through the pool').toBe(before);
+      expect((await peer.get(record.chainKey))?.version).toBe(record.version + 1);
+      expect(counted.statements.length, 'a later read skipped the pool').toBe(before + 1);
+      await store.lock.release(lease);
+    } finally {
+      await Promise.all([store.close(), peer.close()]);
+      await db.dropSchema(schema);
+    }
+  });
+
+  test('with listen: false the CAS notifies nobody (no pg_notify is sent)', async () => {
+    const schema = db.schema();
+    await migrate(main, { schema });
+    const counted = countingPool(main, 'UPDATE');
+    const store = createPostgresStore({ pool: counted, schema, listen: false });
+    const listening = createPostgresStore({ pool: counted, schema });
+    try {
+      const record = await store.put(sampleRecord('T0000005'));
+      await store.compareAndSet(record.chainKey, record.version, { expiresAt: 1, updatedAt: 1 });
+      expect(counted.statements.some((sql) => sql.includes('pg_notify'))).toBe(false);
+      await listening.compareAndSet(record.chainKey, record.version + 1, { expiresAt: 2, updatedAt: 2 });
+      expect(counted.statements.some((sql) => sql.includes('pg_notify'))).toBe(true);
+    } finally {
+      await Promise.all([store.close(), listening.close()]);
+      await db.dropSchema(schema);
+    }
+  });
+});
