@@ -14,6 +14,13 @@ export const BUDGET_NAME = 'oauth.v2.access';
  */
 export const BUDGET_HEADROOM = 0.05;
 
+/**
+ * How late a slot may still be used (ms of the clock): half the headroom's share of a minute. A
+ * call that late moves at most `budget × 0.025` calls into the next minute, which the other half of
+ * the headroom (for the round trips before the call) still covers. A later slot is dropped.
+ */
+export const LATE_TOLERANCE_MS = (BUDGET_HEADROOM / 2) * 60_000;
+
 /** Options of {@link createBudget}. */
 export interface BudgetOptions {
   state: Pick<ServerState, 'reserveSlots'>;
@@ -42,6 +49,7 @@ export function createBudget(options: BudgetOptions): Budget {
   const { state, now, wait } = options;
   const batch = options.batch ?? 4;
   const slotMs = 60_000 / (options.budgetPerMinute * (1 - BUDGET_HEADROOM));
+  const late = Math.max(slotMs, LATE_TOLERANCE_MS);
   const slots: number[] = [];
   let reserving: Promise<void> | undefined;
 
@@ -65,12 +73,12 @@ export function createBudget(options: BudgetOptions): Budget {
         await refill();
         continue;
       }
-      // A slot more than one interval in the past (left over from a pass that ended, or a worker
-      // that woke late after a pause) would add a call next to the ones on time: drop it.
-      if (now() - slot > slotMs) continue;
+      // A slot well in the past (left over from a pass that ended, or a worker that woke late after
+      // a pause) would add a call next to the ones on time: drop it.
+      if (now() - slot > late) continue;
       const ahead = slot - now();
       if (ahead > 0 && !(await wait(ahead, signal))) return false;
-      if (now() - slot > slotMs) continue;
+      if (now() - slot > late) continue;
       return true;
     }
   }

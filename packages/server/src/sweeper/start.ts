@@ -3,7 +3,13 @@
  * budget reservation pool across passes.
  */
 import type { Backends } from '../types.js';
-import { createSweepContext, runPass, type SweepLogger, type SweepResult } from './sweep.js';
+import {
+  createSweepContext,
+  runPass,
+  type SweepLogger,
+  type SweepOnceOptions,
+  type SweepResult,
+} from './sweep.js';
 
 /** Options of {@link startFleetSweeper}; unset ones come from `backends.config.sweeper`. */
 export interface FleetSweeperOptions {
@@ -16,6 +22,8 @@ export interface FleetSweeperOptions {
   budgetPerMinute?: number;
   /** Slack's token lifetime when a record doesn't tell (ms). Default 12 h. */
   tokenLifetimeMs?: number;
+  /** See {@link SweepOnceOptions.throughputFactor}. */
+  throughputFactor?: number;
   /** Called after each pass (metrics, tests). */
   onPass?: (result: SweepResult) => void;
 }

@@ -30,6 +30,11 @@ export interface SweepOnceOptions {
   intervalMs?: number;
   /** Slack's token lifetime, when a record's own fields don't tell (ms). Default 12 h. */
   tokenLifetimeMs?: number;
+  /**
+   * The planner assumes each refresh takes this many budget slots (default 1.1): refreshes that
+   * fail or find nothing to do, and real throughput below the slot rate, need the slack.
+   */
+  throughputFactor?: number;
   /** Stops the pass: no new refresh starts, and waits for a budget slot end. */
   signal?: AbortSignal;
 }
@@ -108,7 +113,7 @@ export function createSweepContext(backends: Backends, options: SweepOnceOptions
     concurrency,
     settings: {
       slotMs: budget.slotMs,
-      throughputFactor: THROUGHPUT_FACTOR,
+      throughputFactor: positive(options.throughputFactor ?? THROUGHPUT_FACTOR, 'throughputFactor', false),
       marginMs: MARGIN_INTERVALS * intervalMs,
       refreshWindowMs: config.refreshWindowMs,
       fallbackLifetimeMs,
