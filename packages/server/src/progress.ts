@@ -78,7 +78,7 @@ function barProgress(options: ProgressOptions): Progress {
 
 function lineProgress(options: ProgressOptions): Progress {
   let total = options.total;
-  let lastDecile = -1;
+  let lastDecile = 0;
   let stopped = false;
   const line = (done: number) => {
     const percent = total === undefined || total === 0 ? 100 : Math.floor((done / total) * 100);

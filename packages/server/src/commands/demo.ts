@@ -13,10 +13,16 @@ export const demoCommand: CommandModule = (program, context) => {
     .description(
       'Run the broker and sweeper against a fake Slack whose tokens live seconds, with client processes asking for tokens; then a report.',
     )
-    .option('--naive', 'instead, clients share one SQLite file and refresh it themselves, unlocked (the comparison)')
+    .option(
+      '--naive',
+      'instead, clients share one SQLite file and refresh it themselves, unlocked (the comparison)',
+    )
     .option('--seed <n>', `seeds latency, install ages and load (default ${DEMO_LIMITS.seed.default})`)
     .option('--workers <n>', `client processes (default ${DEMO_LIMITS.workers.default})`)
-    .option('--workspaces <n>', `installed workspaces, one bot chain each (default ${DEMO_LIMITS.workspaces.default})`)
+    .option(
+      '--workspaces <n>',
+      `installed workspaces, one bot chain each (default ${DEMO_LIMITS.workspaces.default})`,
+    )
     .option('--seconds <n>', `how long the load runs (default ${DEMO_LIMITS.seconds.default})`)
     .addHelpText(
       'after',

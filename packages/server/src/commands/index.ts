@@ -4,6 +4,7 @@
  */
 import { apiKeysCommand } from './api-keys.js';
 import type { CommandModule } from './context.js';
+import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
 import { encryptionCommand } from './encryption.js';
 import { exchangeCommand } from './exchange.js';
@@ -25,4 +26,5 @@ export const COMMANDS: readonly CommandModule[] = [
   apiKeysCommand,
   migrateCommand,
   doctorCommand,
+  demoCommand,
 ];
