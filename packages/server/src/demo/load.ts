@@ -1,3 +1,4 @@
+/** The demo's load: a seeded PRNG, `chat.postMessage` by plain `fetch`, and bursts on shared ticks. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SETTINGS } from './config.js';
 import type { Workspace } from './protocol.js';
@@ -45,7 +46,7 @@ export interface BurstPlan {
 
 /**
  * Fires bursts at the shared ticks `startAt + k × burstMs` until `endAt`: in each, a seeded share of
- * the workspaces gets a few concurrent calls. Every worker uses the same ticks, so several processes
+ * the workspaces gets a few concurrent calls. Every client uses the same ticks, so several processes
  * commonly find the same chain due at the same moment — the situation that breaks unlocked refresh.
  */
 export async function runBursts(plan: BurstPlan): Promise<void> {

@@ -1,4 +1,7 @@
-import type { TokenStore } from '../packages/rotator/src/index.js';
+/**
+ * The textbook rotation code the `--naive` demo runs in every client, for comparison only.
+ */
+import type { TokenStore } from 'slack-rotator';
 
 /** Options of {@link createNaiveTokens}. */
 export interface NaiveOptions {

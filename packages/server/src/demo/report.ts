@@ -1,7 +1,11 @@
-import type { TokenStore } from '../packages/rotator/src/index.js';
-import type { FakeSlack } from '../packages/rotator/src/testing/index.js';
+/**
+ * The demo's report: what the fake Slack saw (rotations, refresh calls, duplicates), what the
+ * clients counted, and which chains are locked out — as text, and as the `REPORT {json}` line.
+ */
+import type { TokenStore } from 'slack-rotator';
+import type { FakeSlack } from 'slack-rotator/testing';
 import { type DemoConfig, SETTINGS } from './config.js';
-import type { WorkerStats } from './protocol.js';
+import type { ClientStats } from './protocol.js';
 
 /** What the fake Slack saw, read from its state; counts only. */
 export interface SlackCounts {
@@ -19,8 +23,10 @@ export interface SlackCounts {
 
 /** The demo's result; the last stdout line is `REPORT ` + this as JSON. Never holds a token. */
 export interface DemoReport extends SlackCounts {
-  mode: 'rotator' | 'naive';
+  /** `broker`: clients ask the broker; `naive`: clients refresh the shared file themselves, unlocked. */
+  mode: 'broker' | 'naive';
   seed: number;
+  /** Client processes. */
   workers: number;
   workspaces: number;
   seconds: number;
@@ -33,11 +39,14 @@ export interface DemoReport extends SlackCounts {
     latencyMs: { min: number; max: number };
     faults: 'none';
   };
-  /** `chat.postMessage` calls made through the workers, and how they ended. */
+  /** `chat.postMessage` calls made by the clients, and how they ended. */
   calls: number;
   ok: number;
   failed: number;
   failedBy: Record<string, number>;
+  /** Broker mode: token requests to the broker, and `token/expired` reports among them. */
+  tokenRequests: number;
+  expiredReports: number;
   /** Chains whose stored refresh token Slack would refuse, or marked `reauthorization_required`. */
   lockouts: number;
   chains: number;
@@ -94,13 +103,13 @@ export async function countLockouts(
 /** Puts the pieces of a run together. */
 export function buildReport(
   config: DemoConfig,
-  stats: WorkerStats,
+  stats: ClientStats,
   slack: SlackCounts,
   locked: { lockouts: number; chains: number },
 ): DemoReport {
   const { latencyMs } = SETTINGS;
   return {
-    mode: config.naive ? 'naive' : 'rotator',
+    mode: config.naive ? 'naive' : 'broker',
     seed: config.seed,
     workers: config.workers,
     workspaces: config.workspaces,
@@ -118,6 +127,8 @@ export function buildReport(
     ok: stats.ok,
     failed: stats.failed,
     failedBy: stats.failedBy,
+    tokenRequests: stats.tokenRequests,
+    expiredReports: stats.expiredReports,
     ...slack,
     ...locked,
   };
@@ -138,11 +149,15 @@ export function formatReport(report: DemoReport): string {
   const engine =
     report.mode === 'naive'
       ? 'naive: read, refresh when near expiry, write the record back (no lock, no compare-and-set)'
-      : 'slack-rotator: single-flight + SQLite lock + compare-and-set on version';
+      : 'slack-rotator-server: clients ask the HTTP token broker; broker and sweeper refresh under a lock with compare-and-set';
   const lines = [
     '',
     `slack-rotator demo — ${engine}`,
-    `seed ${report.seed} · ${report.workers} worker processes · ${report.workspaces} workspaces · ${report.seconds} s · one SQLite file (WAL)`,
+    `seed ${report.seed} · ${report.workers} client processes · ${report.workspaces} workspaces · ${report.seconds} s · ${
+      report.mode === 'naive'
+        ? 'one SQLite file shared by the clients (WAL)'
+        : 'the broker on its embedded SQLite file'
+    }`,
     '',
     'Fake Slack settings (time compressed: Slack says 12 h, here seconds)',
     `  access tokens         expires_in ${s.expiresInSeconds} s, dead after ${s.accessTokenLifetimeMs / 1000} s; refresh when < ${SETTINGS.refreshWindowMs / 1000} s remain`,
@@ -154,13 +169,18 @@ export function formatReport(report: DemoReport): string {
     '',
     'Results',
     `  API calls             ${n(report.calls)}: ok ${n(report.ok)}, failed ${n(report.failed)}${breakdown(report.failedBy)}`,
+    ...(report.mode === 'naive'
+      ? []
+      : [
+          `  token requests        ${n(report.tokenRequests)} to the broker (${n(report.expiredReports)} token/expired reports after Slack answered token_expired)`,
+        ]),
     `  rotations             ${n(report.rotations)}`,
     `  refresh calls         ${n(report.refreshCalls)} at Slack (${n(report.invalidRefreshToken)} answered invalid_refresh_token)`,
     `  duplicates            ${n(report.duplicates)} (refresh calls presenting an already-presented refresh token; ${n(report.forks)} forked a sibling pair)`,
     `  lockouts              ${n(report.lockouts)} of ${n(report.chains)} chains (stored refresh token dead at Slack, or reauthorization required)`,
     '',
     report.mode === 'naive'
-      ? 'Run `npm start` (without --naive) for slack-rotator under the same settings, load and seed.'
+      ? 'Run `npm start` (without --naive) for the broker under the same settings, load and seed.'
       : 'Run `npm start -- --naive` to see the same load and seed through a textbook unlocked refresh: duplicates and lockouts.',
   ];
   return lines.join('\n');
