@@ -119,6 +119,11 @@ describe('slack-rotator migrate and status (PostgreSQL)', () => {
     try {
       const url = `postgres://postgres@127.0.0.1:5432/${db.name}`;
       const env = { SLACK_ROTATOR_STORE: url };
+      const before = await fx.run(['doctor'], { env });
+      expect(before.code).toBe(1);
+      expect(before.stdout).toMatch(
+        /^FAIL store reachable and schema current: .*run `slack-rotator migrate`/m,
+      );
       const migrated = await fx.run(['migrate'], { env });
       expect(migrated.code, migrated.stderr).toBe(0);
       expect(migrated.stdout).toMatch(
@@ -127,6 +132,10 @@ describe('slack-rotator migrate and status (PostgreSQL)', () => {
       expect(migrated.stdout).toContain('server state: ready');
       expect((await fx.run(['migrate'], { env })).code).toBe(0);
       expect((await fx.run(['status'], { env })).stdout).toBe('No installations yet.\n');
+      const after = await fx.run(['doctor'], { env });
+      expect(after.stdout).toMatch(/^ok   store reachable and schema current — PostgreSQL/m);
+      expect(after.stdout).toMatch(/^ok   clock — within \d+s of PostgreSQL/m);
+      expect(after.code, after.stdout).toBe(0);
 
       const pool = new pg.Pool({ connectionString: url, max: 2 });
       try {
