@@ -90,7 +90,7 @@ async function setup(options: { tls?: { certFile: string; keyFile: string } } = 
       done();
     },
   });
-  const broker = buildBroker({ backends, logger: pino({ level: 'info' }, sink) });
+  const broker = buildBroker({ backends, logger: pino({ level: 'debug' }, sink) });
   const result = {
     slack,
     backends,

@@ -12,6 +12,7 @@ import { errorHandler, notFoundHandler, sendError } from './error-handler.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { registerInstallationRoutes } from './installation-routes.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
+import { BrokerLogController, requestSerializers } from './request-log.js';
 import { registerTokenRoutes } from './token-routes.js';
 
 /** Options of {@link buildBroker}. */
@@ -33,12 +34,6 @@ export interface Broker {
   beginClosing(): void;
 }
 
-/** Only the path: query strings may carry an OAuth code or state. */
-function pathOf(url: string): string {
-  const at = url.indexOf('?');
-  return at === -1 ? url : url.slice(0, at);
-}
-
 /**
  * Builds the broker's Fastify app over opened backends (HTTPS when `config.listen.tls` is set).
  * @throws Error when the TLS certificate or key file cannot be read.
@@ -47,21 +42,10 @@ export function buildBroker(options: BrokerOptions): Broker {
   const { backends } = options;
   const tls = backends.config.listen.tls;
   const apiUrl = backends.config.slackApiUrl;
-  const logger = options.logger.child(
-    {},
-    {
-      serializers: {
-        req: (request: { method: string; url: string; ip?: string }) => ({
-          method: request.method,
-          path: pathOf(request.url),
-          remoteAddress: request.ip,
-        }),
-        res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
-      },
-    },
-  );
+  const logger = options.logger.child({}, { serializers: requestSerializers });
   const app = Fastify({
     loggerInstance: logger,
+    logController: new BrokerLogController(),
     bodyLimit: options.bodyLimit ?? 65_536,
     return503OnClosing: false,
     // A stuck client cannot hold a connection (and a stop) forever.

@@ -85,7 +85,8 @@ export async function createBrokerFixture(options: BrokerFixtureOptions = {}): P
     SLACK_API_URL: slack.url,
     SLACK_ROTATOR_STORE: options.storeUrl ?? join(dir, 'broker.db'),
     SLACK_ROTATOR_SWEEP: 'false',
-    SLACK_ROTATOR_LOG_LEVEL: 'info',
+    // debug: every line the server can write is scanned for tokens.
+    SLACK_ROTATOR_LOG_LEVEL: 'debug',
     XDG_DATA_HOME: dir,
     ...options.env,
   };

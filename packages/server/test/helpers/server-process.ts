@@ -93,13 +93,28 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       child.kill('SIGKILL');
       reject(new Error(`the server did not start in time; output:\n${text}`));
     }, options.readyTimeoutMs ?? 20_000);
+    // A fixed port can be probed, whatever the log level; port 0 is known from the log line only.
+    const fixed = /^(.*):([1-9][0-9]*)$/.exec(options.env.SLACK_ROTATOR_LISTEN ?? '');
+    const probe = fixed === null ? undefined : `http://${fixed[1]}:${fixed[2]}`;
+    let probing = false;
+    const found = (url: string) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      resolve(url);
+    };
     const poll = setInterval(() => {
       const line = logs().find((l) => typeof l.url === 'string' && /listening/.test(String(l.msg)));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        clearInterval(poll);
-        resolve(line.url as string);
-      }
+      if (line !== undefined) return found(line.url as string);
+      if (probe === undefined || probing) return;
+      probing = true;
+      fetch(`${probe}/healthz`)
+        .then((response) => {
+          if (response.ok) found(probe);
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          probing = false;
+        });
     }, 20);
     void exited.then((code) => {
       clearTimeout(timer);
