@@ -52,8 +52,10 @@ export interface ClientStats {
   expiredReports: number;
 }
 
+/** What the parent sends a client: its setup first, then the start signal. */
 export type ToClient = Setup | Go;
 
+/** What a client sends the parent: ready, its counts as it goes and at the end, or its failure. */
 export type FromClient =
   | { type: 'ready' }
   | { type: 'progress'; stats: ClientStats }
