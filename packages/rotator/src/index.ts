@@ -1,7 +1,7 @@
 export type { ChainKeyInput, ChainKind, ChainSelector } from './chain.js';
 export { configChainKeyOf } from './chain.js';
 export type { EncryptionOptions } from './crypto/encrypted-store.js';
-export { withEncryption } from './crypto/encrypted-store.js';
+export { innerStoreOf, withEncryption } from './crypto/encrypted-store.js';
 export type { KeyRing, KeyRingOptions } from './crypto/key-ring.js';
 export { createKeyRing, generateKey } from './crypto/key-ring.js';
 export type {

@@ -21,7 +21,10 @@ export interface EncryptionOptions {
 
 const INNER = Symbol.for('slack-rotator.encryptedStore.inner');
 
-/** The store an encrypted store wraps, or `undefined` when `store` is not one. */
+/**
+ * The store an encrypted store wraps (what {@link reencrypt} pages through), or `undefined` when
+ * `store` is not one.
+ */
 export function innerStoreOf(store: TokenStore): TokenStore | undefined {
   return (store as unknown as Record<symbol, TokenStore | undefined>)[INNER];
 }

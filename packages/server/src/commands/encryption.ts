@@ -2,7 +2,8 @@
  * `encryption rotate`: re-encrypts every chain's token fields under the primary key (the first of
  * `SLACK_ROTATOR_ENCRYPTION_KEYS`), online, with the library's `reencrypt`.
  */
-import { createKeyRing, type KeyRing, reencrypt, type TokenStore } from 'slack-rotator';
+import { innerStoreOf, type KeyRing, reencrypt } from 'slack-rotator';
+import { keyRingOf } from '../backends.js';
 import { EXIT, ServerError } from '../errors.js';
 import { createProgress } from '../progress.js';
 import type { ServerConfig } from '../types.js';
@@ -10,28 +11,14 @@ import type { CommandModule } from './context.js';
 import { interruptSignal, positiveIntegerOption } from './migration-report.js';
 import { allRecords } from './records.js';
 
-/**
- * The store `withEncryption` wraps. The library marks an encrypted store with this registered
- * symbol (so it works across duplicate installs); `reencrypt` needs the raw store underneath.
- */
-const INNER = Symbol.for('slack-rotator.encryptedStore.inner');
-
-function rawStoreOf(store: TokenStore): TokenStore {
-  return (store as unknown as Record<symbol, TokenStore | undefined>)[INNER] ?? store;
-}
-
-function keyRingOf(config: ServerConfig): KeyRing {
-  const keys = config.encryption?.keys;
-  if (keys === undefined || keys.length === 0) {
+function keyRingFor(config: ServerConfig): KeyRing {
+  if (config.encryption === undefined || config.encryption.keys.length === 0) {
     throw new ServerError(
       'invalid_request',
       'encryption rotate needs encryption keys: set SLACK_ROTATOR_ENCRYPTION_KEYS (or encryptionKeys) to new:<key>,old:<key>',
     );
   }
-  return createKeyRing({
-    primaryKeyId: (keys[0] as { id: string }).id,
-    keys: Object.fromEntries(keys.map((key) => [key.id, key.key])),
-  });
+  return keyRingOf(config.encryption);
 }
 
 export const encryptionCommand: CommandModule = (program, context) => {
@@ -58,8 +45,8 @@ Example:
       const batchSize = positiveIntegerOption(options.batch, '--batch', 100);
       if (batchSize > 1000) throw new ServerError('invalid_request', '--batch must be at most 1000');
       await context.withBackends({ requireApps: false }, async (backends, config) => {
-        const keyRing = keyRingOf(config);
-        const store = rawStoreOf(backends.store);
+        const keyRing = keyRingFor(config);
+        const store = innerStoreOf(backends.store) ?? backends.store;
         let total = 0;
         for await (const _record of allRecords(store)) total += 1;
         const progress = createProgress({ label: 'chains', total, stream: context.io.stderr });
