@@ -237,6 +237,45 @@ describe('postgres: what the woken waiter and the holder send', () => {
     }
   });
 
+  test('waiters woken together re-read together: each gets its own chain, none through the pool', async () => {
+    const schema = db.schema();
+    await migrate(main, { schema });
+    const counted = countingPool(second, 'SELECT * FROM');
+    const store = createPostgresStore({ pool: main, schema });
+    const peer = createPostgresStore({ pool: counted, schema });
+    try {
+      const records = await Promise.all(
+        ['T0000011', 'T0000012', 'T0000013'].map((id) => store.put(sampleRecord(id))),
+      );
+      const names = records.map((record) => refreshLockName(record.chainKey));
+      const leases = await Promise.all(
+        names.map((name) => store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })),
+      );
+      const waits = names.map((name) =>
+        track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve()),
+      );
+      await until(async () => (await listeners(db.admin, second.applicationName)).length > 0, 'listening');
+      // The second chain moves twice, the others once.
+      await Promise.all(
+        records.map((r) => store.compareAndSet(r.chainKey, r.version, { expiresAt: 1, updatedAt: 1 })),
+      );
+      const [, twice] = records;
+      if (twice === undefined) throw new Error('no record');
+      await store.compareAndSet(twice.chainKey, twice.version + 1, { expiresAt: 2, updatedAt: 2 });
+      await within(Promise.all(waits.map((w) => w.promise)), 10_000, 'all woken');
+      const before = counted.statements.length;
+      const read = await Promise.all(records.map((r) => peer.get(r.chainKey)));
+      expect(counted.statements.length, 'a re-read went through the pool').toBe(before);
+      expect(read.map((r) => [r?.chainKey, r?.version])).toEqual(
+        records.map((r, i) => [r.chainKey, r.version + (i === 1 ? 2 : 1)]),
+      );
+      await Promise.all(leases.map((lease) => store.lock.release(lease)));
+    } finally {
+      await Promise.all([store.close(), peer.close()]);
+      await db.dropSchema(schema);
+    }
+  });
+
   test('with listen: false the CAS notifies nobody (no pg_notify is sent)', async () => {
     const schema = db.schema();
     await migrate(main, { schema });

@@ -69,13 +69,17 @@ function checkMs(value: unknown, name: string, fallback: number): number {
  * - acquire: `INSERT … ON CONFLICT (name) DO UPDATE SET owner = …, expires_at = now + ttl WHERE
  *   expires_at <= now`, which also returns the holder's remaining time when the lock is held;
  * - renew: `UPDATE … WHERE name = $1 AND owner = $2 AND expires_at > now`;
- * - release: `DELETE … WHERE name = $1 AND owner = $2`, with `pg_notify` in the same statement.
+ * - release: `DELETE … WHERE name = $1 AND owner = $2`, with `pg_notify` in the same statement
+ *   (committed without waiting for the WAL flush: a release lost in a crash is a lease that runs
+ *   out), on the listening connection when there is one, so it does not queue behind the pool.
  *
  * A holder whose process or connection dies, or that stalls past its lease, blocks the others until
  * the lease runs out, no longer; its later renew returns `false` and its release deletes nothing.
  * Waiters hold no connection: they sleep until a NOTIFY of a release (heard on one shared LISTEN
  * connection per lock, see `listen`), the holder's expiry as the server reported it, `recheckMs`,
- * or the end of their wait. Without a listening connection they poll with capped backoff and
+ * or the end of their wait. The lock of a `createPostgresStore` also hears the store's commits: its
+ * compare-and-set notifies the chain's refresh lock name, and `wait` returns on it even while the
+ * lease is held, so a waiter re-reads the holder's pair at once. Without a listening connection they poll with capped backoff and
  * jitter, never sleeping past the holder's expiry. The table is created by `migrate`.
  *
  * @example
@@ -132,8 +136,12 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
     WHERE name = $1 AND owner = $2 AND expires_at > clock_timestamp()`;
   const holderSql = `SELECT extract(epoch FROM expires_at - clock_timestamp())::float8 * 1000 AS holder_remaining_ms
     FROM ${table} WHERE name = $1`;
+  // PostgreSQL lets one notifying transaction commit at a time, cluster-wide, and holds that turn
+  // through the commit's WAL flush. A release need not be durable (a release lost in a crash is a
+  // lease that runs out), so it commits without waiting for the flush and keeps its turn short: the
+  // turn then goes to the compare-and-sets that notify, which must be durable.
   const releaseSql = `WITH released AS (DELETE FROM ${table} WHERE name = $1 AND owner = $2 RETURNING name)
-    SELECT pg_notify($3, name) FROM released`;
+    SELECT pg_notify($3, name), set_config('synchronous_commit', 'off', true) FROM released`;
 
   const attempt = async (name: string, owner: string, ttlMs: number) => {
     const startedAt = now();

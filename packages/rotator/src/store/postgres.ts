@@ -5,6 +5,7 @@ import type { Lock } from '../lock/types.js';
 import { RECORD_COLUMNS } from './columns.js';
 import { pageOf, planList } from './list.js';
 import { type PostgresLocation, type PostgresPool, run, tablesFor, toNumber } from './postgres-pool.js';
+import { createRereads } from './postgres-rereads.js';
 import {
   checkChainKey,
   checkDeleteQuery,
@@ -147,6 +148,9 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   // the holder's release. Not when the lock never listens (`listen: false`): nobody would hear it.
   const notify = options.listen !== false;
   const getSql = `SELECT * FROM ${t} WHERE chain_key = $1`;
+  const rereads = createRereads((chainKeys) =>
+    listener.query(`SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
+  );
   const insertColumns: string[] = [...COLUMNS.map(([, column]) => column), ...INTENT_COLUMNS];
   const putSql = `INSERT INTO ${t} AS c (${insertColumns.join(', ')}, version)
     VALUES (${placeholders(insertColumns.length)}, 1)
@@ -166,12 +170,11 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
     async get(chainKey: string): Promise<TokenRecord | undefined> {
       checkChainKey(chainKey);
       // The re-read of a waiter its lock just woke goes on the listening connection, which carries
-      // nothing else, rather than behind every statement queued for the pool.
-      const own = listener.takeHeard(refreshLockName(chainKey))
-        ? listener.query(getSql, [chainKey])
-        : undefined;
-      const result = own === undefined ? undefined : await own.catch(() => undefined);
-      const { rows } = result ?? (await run(pool, 'get', getSql, [chainKey], chainKey));
+      // nothing else, batched with the other waiters woken meanwhile, rather than behind every
+      // statement queued for the pool.
+      const woken = listener.takeHeard(refreshLockName(chainKey)) ? await rereads.read(chainKey) : undefined;
+      if (woken !== undefined) return woken.row === undefined ? undefined : toRecord(woken.row);
+      const { rows } = await run(pool, 'get', getSql, [chainKey], chainKey);
       return rows[0] === undefined ? undefined : toRecord(rows[0]);
     },
 
@@ -269,6 +272,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
     },
 
     async close(): Promise<void> {
+      rereads.clear();
       await lock.close?.();
     },
   };
