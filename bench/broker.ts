@@ -67,7 +67,7 @@ async function main(): Promise<void> {
         result.p99.push(line.p99);
         result.rps.push(line.rps);
         process.stderr.write(
-          `${result.label} run ${i + 1}/${RUNS}: ${line.requests} requests, p50 ${duration(line.p50)}, p99 ${duration(line.p99)}, ${rate(line.rps)}\n`,
+          `${result.label} run ${i + 1}/${RUNS}: ${line.requests} requests, p50 ${duration(line.p50)}, p99 ${duration(line.p99)}, ${rate(line.rps)} (load ${loadavg()[0]?.toFixed(1)})\n`,
         );
       }
       results.push(result);
