@@ -43,7 +43,10 @@ export interface SweepOnceOptions {
 export interface SweepResult {
   /** Active chains looked at. */
   checked: number;
-  /** Chains whose token changed by this pass's refresh. */
+  /**
+   * Chains whose token changed by this pass's refresh (or, rarely, by another instance's refresh
+   * between this pass's listing and its claim).
+   */
   refreshed: number;
   /** Refreshes that failed (logged with their code). */
   failed: number;
@@ -212,16 +215,19 @@ export async function runPass(context: SweepContext, signal: AbortSignal | undef
     try {
       lease = await claim(listed.chainKey);
       if (lease === null) return;
-      // Re-read under the claim: another instance may have refreshed it since the listing.
-      const record = await store.get(listed.chainKey);
-      if (record === undefined || record.status !== 'active') return;
-      if (!isDue(record, now(), settings, horizon)) return;
       if (!(await context.budget.take(signal))) return;
-      // ifToken: refresh only while the stored token is still this one, checked under the refresh
-      // lock — a client's request that refreshed meanwhile makes this a no-op, never a second refresh.
-      const info = await rotator.refresh(keyOf(record), { ifToken: record.accessToken });
-      if (info.expiresAt !== record.expiresAt || info.token !== record.accessToken) into.refreshed += 1;
+      // No re-read here: the rotator reads the record itself (twice, the second time under its
+      // refresh lock), and ifToken makes it refresh only while the stored token is still the listed
+      // one. The listed record's isDue stays true for that token (every condition only becomes
+      // truer as time passes), so the 2-active-token rule holds; a chain a peer or a client
+      // refreshed since the listing costs an unused slot, never a call. (Measured: with two
+      // instances a claim almost never lands on a chain already done — the other instance holds
+      // its claim from before its slot until after its write.)
+      const info = await rotator.refresh(keyOf(listed), { ifToken: listed.accessToken });
+      if (info.token !== listed.accessToken) into.refreshed += 1;
     } catch (error) {
+      // Revoked since the listing (revocation never comes from a refresh): nothing to do.
+      if (codeOf(error) === 'chain_revoked') return;
       into.failed += 1;
       logger.warn({ chainKey: listed.chainKey, code: codeOf(error) }, 'slack-rotator sweep: refresh failed');
     } finally {
