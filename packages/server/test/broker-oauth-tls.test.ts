@@ -1,6 +1,5 @@
 /**
- * The broker in this process (buildBroker over backends assembled from library parts on an
- * in-memory SQLite database, and the real SQLite state): the OAuth install flow, HTTPS with a
+ * The broker in this process (helpers/in-process-broker.ts): the OAuth install flow, HTTPS with a
  * self-signed certificate made at test time, and the request logs.
  */
 import { execFileSync } from 'node:child_process';
@@ -8,102 +7,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import Database from 'better-sqlite3';
-import { pino } from 'pino';
-import { createRotator } from 'slack-rotator';
-import { createSqliteStore } from 'slack-rotator/sqlite';
-import { createFakeSlack, type FakeSlack } from 'slack-rotator/testing';
+import type { FakeSlack } from 'slack-rotator/testing';
 import { afterEach, describe, expect, test } from 'vitest';
-import { type Broker, buildBroker } from '../src/http/broker.js';
-import { createSqliteState } from '../src/state/sqlite.js';
-import type { AppConfig, Backends, ServerConfig } from '../src/types.js';
-
-const STATE_SECRET = 'a-state-secret-of-at-least-32-characters!';
-
-interface Setup {
-  slack: FakeSlack;
-  backends: Backends;
-  broker: Broker;
-  lines: string[];
-  close(): Promise<void>;
-}
+import { createInProcessBroker } from './helpers/in-process-broker.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(options: { tls?: { certFile: string; keyFile: string } } = {}): Promise<Setup> {
-  const slack = await createFakeSlack();
-  const database = new Database(':memory:');
-  const store = createSqliteStore({ database });
-  const state = createSqliteState({ database });
-  await state.migrate();
-  const appConfig: AppConfig = {
-    appId: slack.appId,
-    clientId: slack.clientId,
-    clientSecret: slack.clientSecret,
-    stateSecret: STATE_SECRET,
-    scopes: ['chat:write'],
-    userScopes: [],
-    redirectUri: 'https://example.test/slack/oauth_redirect',
-  };
-  const rotator = createRotator({
-    clientId: slack.clientId,
-    clientSecret: slack.clientSecret,
-    stateSecret: STATE_SECRET,
-    store,
-    slackApiUrl: slack.url,
-  });
-  const config: ServerConfig = {
-    apps: [appConfig],
-    store: { kind: 'sqlite', path: ':memory:' },
-    lock: { kind: 'same' },
-    encryption: undefined,
-    listen: { host: '127.0.0.1', port: 0, tls: options.tls },
-    slackApiUrl: slack.url,
-    refreshWindowMs: 3_600_000,
-    sweeper: { enabled: false, intervalMs: 60_000, concurrency: 4, budgetPerMinute: 300 },
-    logLevel: 'info',
-    testClock: undefined,
-  };
-  const backends: Backends = {
-    config,
-    store,
-    lock: store.lock,
-    state,
-    apps: [{ config: appConfig, rotator }],
-    now: Date.now,
-    ping: () => state.ping(),
-    async close() {
-      await rotator.close();
-      await state.close();
-      await store.close();
-      database.close();
-    },
-  };
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const broker = buildBroker({ backends, logger: pino({ level: 'debug' }, sink) });
-  const result = {
-    slack,
-    backends,
-    broker,
-    lines,
-    async close() {
-      await broker.app.close();
-      await backends.close();
-      await slack.close();
-    },
-  };
-  cleanups.push(() => result.close());
-  return result;
+async function setup(options: { tls?: { certFile: string; keyFile: string } } = {}) {
+  const broker = await createInProcessBroker(options);
+  cleanups.push(() => broker.close());
+  return { ...broker, slack: broker.slacks[0] as FakeSlack };
 }
 
 describe('OAuth install flow', () => {

@@ -28,10 +28,16 @@ export interface ResolvedInstallation {
 }
 
 /**
- * Parses an installation id and finds its app.
- * @throws ServerError `invalid_installation_id`, `unknown_app`
+ * Parses an installation id, checks that `key` may use it, then finds its app — in that order, so
+ * a key learns nothing about installations or apps it may not use (a malformed id reveals nothing).
+ * @throws ServerError `invalid_installation_id`, `forbidden`, `unknown_app`
  */
-export function resolveInstallation(backends: Backends, raw: string): ResolvedInstallation {
+export function resolveInstallation(
+  backends: Backends,
+  raw: string,
+  authorize: (raw: string) => void,
+): ResolvedInstallation {
   const parsed = parseInstallationId(raw);
+  authorize(raw);
   return { raw, parsed, app: appFor(backends.apps, parsed) };
 }

@@ -94,8 +94,9 @@ export function registerInstallationRoutes(app: FastifyInstance, context: Broker
     '/v1/installations/:id',
     { schema: { params: idParams, querystring: deleteQuery } },
     async (request) => {
-      const installation = resolveInstallation(backends, request.params.id);
-      auth.authorizeAll(request.apiKey);
+      const installation = resolveInstallation(backends, request.params.id, () =>
+        auth.authorizeAll(request.apiKey),
+      );
       const { rotator } = installation.app;
       const purge = request.query.purge === 'true';
       const key = installationKey(installation.parsed);

@@ -63,11 +63,8 @@ export function registerTokenRoutes(app: FastifyInstance, context: BrokerContext
   const { backends, auth } = context;
   const maxSeconds = maxMinValiditySeconds(backends.config.refreshWindowMs);
 
-  /** Authorizes before anything is looked up, so a forbidden id reveals nothing about itself. */
   function authorized(request: FastifyRequest, raw: string): ResolvedInstallation {
-    const installation = resolveInstallation(backends, raw);
-    auth.authorize(request.apiKey, raw);
-    return installation;
+    return resolveInstallation(backends, raw, (id) => auth.authorize(request.apiKey, id));
   }
 
   app.get<{ Params: { id: string }; Querystring: { chain?: string; min_validity?: string } }>(
