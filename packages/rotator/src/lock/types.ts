@@ -40,6 +40,10 @@ export interface Lock {
   /**
    * Waits until the lock named `name` is free (released, or its lease ran out) without taking it.
    * Lets a waiter that only needs the holder's result re-read it instead of queueing for the lock.
+   * It may also resolve while the lock is still held, when it hears that what the lock guards has
+   * changed (the PostgreSQL and Redis stores wake their own lock's waiters when a compare-and-set
+   * commits, under `refresh:<chainKey>`): callers re-check what they wait for, and wait again if
+   * it is not there yet.
    * @throws LockTimeoutError (code `lock_timeout`) when the wait runs out.
    */
   wait?(name: string, options: { waitMs: number; signal?: AbortSignal }): Promise<void>;

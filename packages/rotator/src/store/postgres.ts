@@ -112,7 +112,11 @@ const placeholders = (count: number, offset = 0) =>
  * `compareAndSet` is `UPDATE … SET …, version = version + 1 WHERE chain_key = $1 AND version = $2
  * RETURNING *`; `recordIntent` updates only the intent columns under the same `WHERE`, leaving the
  * version alone. Listing by expiry walks an index on `(expires_at, chain_key)` with keyset
- * pagination. `store.lock` is a {@link createPostgresLock} on the same pool and schema.
+ * pagination. `store.lock` is a {@link createPostgresLock} on the same pool and schema. A
+ * compare-and-set that matches also `pg_notify`s that lock's channel with the chain's refresh lock
+ * name (in the same statement, so PostgreSQL delivers it at the commit): the lock's waiters in every
+ * process wake when the holder's pair is stored, not when its release gets through, and re-read it
+ * on the lock's listening connection. With `listen: false` nothing is notified.
  *
  * The tables must exist: run {@link migrate} first (the store never migrates by itself). Until then
  * every call fails with `store_failed`, saying so. It never ends the pool; `close()` closes the lock

@@ -93,7 +93,9 @@ function isInvalidReply(error: unknown): boolean {
  *
  * Durability is the server's: run Redis with AOF and `appendfsync always`. A failover to a replica
  * that lags can bring back a refresh token Slack has already spent (replication is asynchronous).
- * `store.lock` is a {@link createRedisLock} on the same client and prefix.
+ * `store.lock` is a {@link createRedisLock} on the same client and prefix; a compare-and-set that
+ * matches also publishes the chain's refresh lock name on that lock's channel, in the same script, so
+ * the lock's waiters wake at the commit rather than at the holder's release.
  *
  * @example
  * import { Redis } from 'ioredis';
