@@ -7,8 +7,10 @@ import { type BrokerFixture, call, createBrokerFixture } from './helpers/broker-
 
 let f: BrokerFixture | undefined;
 afterEach(async () => {
+  const leaks = f?.outputLeaks() ?? [];
   await f?.close();
   f = undefined;
+  expect(leaks).toEqual([]);
 });
 
 const refreshCalls = (fixture: BrokerFixture) =>

@@ -8,8 +8,10 @@ import { type BrokerFixture, call, createBrokerFixture } from './helpers/broker-
 
 let f: BrokerFixture | undefined;
 afterEach(async () => {
+  const leaks = f?.outputLeaks() ?? [];
   await f?.close();
   f = undefined;
+  expect(leaks).toEqual([]);
 });
 
 const TEAMS = ['T1', 'T2', 'T3', 'T4'];

@@ -7,8 +7,10 @@ import { type BrokerFixture, createBrokerFixture } from './helpers/broker-fixtur
 
 let f: BrokerFixture | undefined;
 afterEach(async () => {
+  const leaks = f?.outputLeaks() ?? [];
   await f?.close();
   f = undefined;
+  expect(leaks).toEqual([]);
 });
 
 const refreshCalls = (fixture: BrokerFixture) =>
@@ -30,12 +32,16 @@ test('with the sweeper on, due chains are refreshed without a request, and SIGTE
   const fixture = f;
   await installDue(f, ['T1', 'T2', 'T3']);
   const server = await f.start({ SLACK_ROTATOR_SWEEP: 'true', SLACK_ROTATOR_SWEEP_INTERVAL_MS: '200' });
+  const teams = ['T1', 'T2', 'T3'];
+  const records = () =>
+    Promise.all(teams.map((t) => fixture.backends.store.get(`${fixture.slack.clientId}:${t}:bot`)));
+  const refreshed = async () =>
+    (await records()).every((r) => (r?.expiresAt ?? 0) > Date.now() + 11 * 3_600_000);
   const deadline = Date.now() + 20_000;
-  while (refreshCalls(fixture) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!(await refreshed()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(await refreshed()).toBe(true);
   expect(refreshCalls(f)).toBe(3);
-  for (const teamId of ['T1', 'T2', 'T3']) {
-    const record = await f.backends.store.get(`${f.slack.clientId}:${teamId}:bot`);
-    expect(record?.expiresAt).toBeGreaterThan(Date.now() + 11 * 3_600_000);
+  for (const record of await records()) {
     expect(f.slack.peekAccessToken(record?.accessToken as string)).toBe('active');
   }
   expect(await server.stop('SIGTERM')).toBe(0);

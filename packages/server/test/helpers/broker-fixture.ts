@@ -23,6 +23,11 @@ export interface BrokerFixture {
   secrets: string[];
   /** Creates an API key in the server state; returns its secret. */
   createKey(installations: string[] | '*', options?: { revoked?: boolean }): Promise<string>;
+  /**
+   * What in the output of the server processes started here looks like a token (`xox…`) or is one
+   * of the API keys created here: descriptions only (line numbers), never the secret itself.
+   */
+  outputLeaks(): string[];
   /** Starts (another) server process on this setup. */
   start(extraEnv?: Record<string, string>, options?: { outputLimit?: number }): Promise<ServerProcess>;
   close(): Promise<void>;
@@ -113,6 +118,20 @@ export async function createBrokerFixture(options: BrokerFixtureOptions = {}): P
       });
       if (keyOptions.revoked === true) await backends.state.revokeApiKey(id, Date.now());
       return secret;
+    },
+    outputLeaks() {
+      const leaks: string[] = [];
+      processes.forEach((server, index) => {
+        server
+          .output()
+          .split('\n')
+          .forEach((line, at) => {
+            if (/xox[a-z]?[.-]|srk_/.test(line) || secrets.some((secret) => line.includes(secret))) {
+              leaks.push(`server ${index}, line ${at + 1}`);
+            }
+          });
+      });
+      return leaks;
     },
     async start(extraEnv = {}, startOptions = {}) {
       const server = await startServerProcess({ env: { ...env, ...extraEnv }, ...startOptions });
