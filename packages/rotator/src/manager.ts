@@ -455,7 +455,8 @@ export function createRotator(options: RotatorOptions): Rotator {
     const record = await load(key);
     remember(record);
     if (record.status !== 'active') throw inactiveError(record);
-    if (ifToken !== undefined && record.accessToken !== ifToken) return infoOf(record);
+    // Already replaced: serve the current token as getTokenInfo would (refreshed first if due).
+    if (ifToken !== undefined && record.accessToken !== ifToken) return infoOf(await resolve(key, 0));
     const request =
       ifToken === undefined
         ? { force: options.force === true, isDue: (r: TokenRecord) => isDue(r) }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { type Harness, harness, refreshCalls } from './helpers/setup.js';
+import { expireSoon, type Harness, harness, refreshCalls } from './helpers/setup.js';
 
 let h: Harness;
 afterEach(async () => {
@@ -50,6 +50,18 @@ describe('refresh(key, { ifToken })', () => {
     const again = await h.rotator.refresh({ teamId: 'T1' }, { ifToken: old });
     expect(refreshCalls(h.slack)).toBe(1);
     expect(again.token === fresh.token).toBe(true);
+  });
+
+  test('a report of a replaced token, when the current one is due, gets a refreshed token', async () => {
+    h = await harness();
+    const [chainKey] = (await h.installWith({ teamId: 'T1' })) as [string];
+    const old = (await h.store.get(chainKey))?.accessToken as string;
+    const current = await h.rotator.refresh({ teamId: 'T1' }, { ifToken: old });
+    await expireSoon(h.store, chainKey, 1_000);
+    const served = await h.rotator.refresh({ teamId: 'T1' }, { ifToken: old });
+    expect(refreshCalls(h.slack)).toBe(2);
+    expect(served.token === current.token).toBe(false);
+    expect(served.expiresAt).toBeGreaterThan(Date.now() + h.lifetimeMs / 2);
   });
 
   test('an ifToken that is not a non-empty string is a TypeError', async () => {
