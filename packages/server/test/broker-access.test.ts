@@ -40,9 +40,15 @@ afterAll(async () => {
 });
 
 describe('authentication', () => {
-  test('/healthz and /readyz need no key', async () => {
+  test('/healthz, /readyz, /metrics and the dashboard need no key', async () => {
     expect(await get('/healthz')).toMatchObject({ status: 200, body: { ok: true } });
     expect(await get('/readyz')).toMatchObject({ status: 200, body: { ok: true } });
+    const metrics = await get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toMatch(/^# HELP /m);
+    const dashboard = await get('/');
+    expect(dashboard.status).toBe(200);
+    expect(dashboard.text).toMatch(/<html/i);
   });
 
   test.each([
