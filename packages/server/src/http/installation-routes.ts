@@ -70,9 +70,10 @@ export function registerInstallationRoutes(app: FastifyInstance, context: Broker
         saved = await target.rotator.saveInstallation(answer, botId === undefined ? {} : { botId });
       } catch (error) {
         if (error instanceof TypeError) {
-          throw new ServerError('invalid_request', error.message.replace(/^\[slack-rotator\] /, ''), {
-            cause: error,
-          });
+          const message = error.message
+            .replace(/^\[slack-rotator\] /, '')
+            .replace('options.userId', 'user_id');
+          throw new ServerError('invalid_request', message, { cause: error });
         }
         throw toServerError(error);
       }

@@ -61,6 +61,11 @@ export const installBody = {
   properties: {
     ok: { type: 'boolean', description: 'must be true (an oauth.v2.access or oauth.v2.exchange answer)' },
     bot_id: { type: 'string', pattern: '^B[A-Z0-9]{1,31}$', description: 'must be a bot id (B…)' },
+    user_id: {
+      type: 'string',
+      pattern: '^[UW][A-Z0-9]{1,31}$',
+      description: 'must be a user id (U… or W…)',
+    },
   },
 } as const;
 
