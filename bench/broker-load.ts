@@ -55,7 +55,7 @@ const run = (ms: number, samples?: number[]) => {
   return Promise.all(Array.from({ length: connections }, () => worker(until, samples)));
 };
 
-await run(1_000);
+const warmup = (await run(1_000)).reduce((a, b) => a + b, 0);
 const samples: number[] = [];
 const started = performance.now();
 const counts = await run(seconds * 1000, samples);
@@ -63,6 +63,6 @@ const elapsedS = (performance.now() - started) / 1000;
 const sorted = Float64Array.from(samples).sort();
 const requests = counts.reduce((a, b) => a + b, 0);
 process.stdout.write(
-  `${JSON.stringify({ requests, rps: requests / elapsedS, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) })}\n`,
+  `${JSON.stringify({ requests, warmup, rps: requests / elapsedS, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) })}\n`,
 );
 agent.destroy();
