@@ -6,7 +6,7 @@
  * against a bare read of the same row. Each backend runs 3 times, interleaved, each full storm after
  * a calm one (8 processes × 10 chains); medians are reported. docs/BENCHMARKS.md says how wake-up is
  * measured. STORM_PROCESSES, STORM_CHAINS, STORM_CALM_CHAINS (0: none), STORM_RUNS, STORM_POOL_MAX and
- * STORM_COLD_SAMPLES change the sizes (for a quick try: STORM_CHAINS=50 STORM_RUNS=1).
+ * STORM_COLD_SAMPLES change the sizes, STORM_BACKENDS (`postgres,redis`) what runs (for a quick try: STORM_CHAINS=50 STORM_RUNS=1).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -35,6 +35,8 @@ const RUNS = Number(process.env.STORM_RUNS ?? 3);
 const COLD_SAMPLES = Number(process.env.STORM_COLD_SAMPLES ?? 2_000);
 /** A light storm run beside each full one: the wake-up mechanism when nothing is saturated. */
 const CALM_CHAINS = Number(process.env.STORM_CALM_CHAINS ?? 10);
+/** Which backends to run (comma-separated): both by default. */
+const BACKENDS = (process.env.STORM_BACKENDS ?? 'postgres,redis').split(',');
 const SLACK_LATENCY_MS = 50;
 const LOCK_RECHECK_MS = 10_000;
 /** Per worker: 8 × 6 = 48 connections, leaving room on the shared server (max_connections 100). */
@@ -97,7 +99,13 @@ interface Worker {
 
 function startWorker(config: WorkerConfig): Worker {
   const child = fork(workerScript, [], {
-    execArgv: ['--import', 'tsx', '--no-warnings'],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--no-warnings',
+      // STORM_CPU_PROF=<dir>: a CPU profile of each worker, to see where a stalled event loop went.
+      ...(process.env.STORM_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STORM_CPU_PROF}`] : []),
+    ],
     env: { ...process.env, STORM_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -255,7 +263,7 @@ async function main(): Promise<void> {
   const calm: RunResult[] = [];
   for (let run = 1; run <= RUNS; run++) {
     const order: BackendKind[] = run % 2 === 1 ? ['postgres', 'redis'] : ['redis', 'postgres'];
-    for (const kind of order) {
+    for (const kind of order.filter((k) => BACKENDS.includes(k))) {
       for (const chains of CALM_CHAINS > 0 ? [CALM_CHAINS, CHAINS] : [CHAINS]) {
         const result = await runStorm(kind, run, chains);
         (chains === CHAINS ? results : calm).push(result);
