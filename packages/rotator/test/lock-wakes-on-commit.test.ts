@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { refreshLockName } from '../src/lock/names.js';
 import type { Lease, Lock } from '../src/lock/types.js';
-import { createPostgresStore, migrate } from '../src/postgres.js';
+import { createPostgresStore, migrate, type PostgresPool } from '../src/postgres.js';
 import { createRedisStore } from '../src/redis.js';
 import type { TokenStore } from '../src/store/types.js';
 import { sampleRecord } from '../src/testing/store-fixtures.js';
@@ -241,8 +241,32 @@ describe('postgres: what the woken waiter and the holder send', () => {
     const schema = db.schema();
     await migrate(main, { schema });
     const counted = countingPool(second, 'SELECT * FROM');
+    // The listening connection, watched: a statement sent while another is running on it would be
+    // queued by pg itself, which pg 8 deprecates.
+    const listenPool = db.pool({ label: 'listen' });
+    let overlaps = 0;
+    const watched = {
+      query: (text: string, values?: unknown[]) => listenPool.query(text, values),
+      async connect() {
+        const client = await listenPool.connect();
+        const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
+        let running = 0;
+        Object.assign(client, {
+          async query(text: string, values?: unknown[]) {
+            if (running > 0) overlaps += 1;
+            running += 1;
+            try {
+              return await query(text, values);
+            } finally {
+              running -= 1;
+            }
+          },
+        });
+        return client;
+      },
+    };
     const store = createPostgresStore({ pool: main, schema });
-    const peer = createPostgresStore({ pool: counted, schema });
+    const peer = createPostgresStore({ pool: counted, schema, listen: watched as PostgresPool });
     try {
       const records = await Promise.all(
         ['T0000011', 'T0000012', 'T0000013'].map((id) => store.put(sampleRecord(id))),
@@ -254,7 +278,10 @@ describe('postgres: what the woken waiter and the holder send', () => {
       const waits = names.map((name) =>
         track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve()),
       );
-      await until(async () => (await listeners(db.admin, second.applicationName)).length > 0, 'listening');
+      await until(
+        async () => (await listeners(db.admin, listenPool.applicationName)).length > 0,
+        'listening',
+      );
       // The second chain moves twice, the others once.
       await Promise.all(
         records.map((r) => store.compareAndSet(r.chainKey, r.version, { expiresAt: 1, updatedAt: 1 })),
@@ -263,9 +290,15 @@ describe('postgres: what the woken waiter and the holder send', () => {
       if (twice === undefined) throw new Error('no record');
       await store.compareAndSet(twice.chainKey, twice.version + 1, { expiresAt: 2, updatedAt: 2 });
       await within(Promise.all(waits.map((w) => w.promise)), 10_000, 'all woken');
+      const peerLease = await peer.lock.acquire('refresh:other', { ttlMs: LONG_MS, waitMs: 0 });
       const before = counted.statements.length;
-      const read = await Promise.all(records.map((r) => peer.get(r.chainKey)));
-      expect(counted.statements.length, 'a re-read went through the pool').toBe(before);
+      // The re-reads and a release share the listening connection, one statement at a time.
+      const [read] = await Promise.all([
+        Promise.all(records.map((r) => peer.get(r.chainKey))),
+        peer.lock.release(peerLease),
+      ]);
+      expect(overlaps, 'a statement was sent while another ran on the listening connection').toBe(0);
+      expect(counted.statements.length, 'a re-read or the release went through the pool').toBe(before);
       expect(read.map((r) => [r?.chainKey, r?.version])).toEqual(
         records.map((r, i) => [r.chainKey, r.version + (i === 1 ? 2 : 1)]),
       );

@@ -75,6 +75,14 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
   let watching = 0;
   /** Names whose watchers a message woke, and when (performance.now()); pruned as it grows. */
   const heard = new Map<string, number>();
+  // Statements on the listening connection go one after another: pg 8 deprecates queueing a query
+  // on a client that is still running one (pg 9 removes it).
+  let tail: Promise<unknown> = Promise.resolve();
+  const queued = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = tail.then(run);
+    tail = next.catch(() => undefined);
+    return next;
+  };
 
   // Read through a function: the state changes while a connection is being made.
   const isClosed = () => state === 'closed';
@@ -106,7 +114,7 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
       undo?.();
       return;
     }
-    current.query('UNLISTEN *').then(
+    queued(() => current.query('UNLISTEN *')).then(
       () => {
         current.release();
         undo?.();
@@ -226,7 +234,8 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
 
     query(text: string, values: unknown[]): Promise<PostgresQueryResult> | undefined {
       if (state !== 'ready' || client === undefined) return undefined;
-      return client.query(text, values);
+      const connection = client;
+      return queued(() => connection.query(text, values));
     },
 
     watch(name: string): ReleaseWatch {
