@@ -9,6 +9,7 @@
  * const fresh = await broker.tokenExpired('T0123', token);
  * ```
  */
+import type { TokenAnswer } from './http/schemas.js';
 
 /** A token answer of the broker. */
 export interface BrokerToken {
@@ -79,19 +80,7 @@ export interface BrokerClient {
   tokenExpired(installationId: string, token: string, options?: ChainOption): Promise<BrokerToken>;
 }
 
-interface RawToken {
-  token: string;
-  expires_at: string;
-  expires_in: number;
-  installation_id: string;
-  chain: string;
-  bot_id: string | null;
-  bot_user_id: string | null;
-  user_id: string | null;
-  scopes: string[];
-}
-
-function tokenOf(raw: RawToken): BrokerToken {
+function tokenOf(raw: TokenAnswer): BrokerToken {
   return {
     token: raw.token,
     expiresAt: raw.expires_at,
@@ -139,7 +128,7 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
       });
     }
     const body = (await response.json().catch(() => undefined)) as
-      | RawToken
+      | TokenAnswer
       | { error?: { code?: string; message?: string } }
       | undefined;
     if (response.ok && body !== undefined && 'token' in body) return tokenOf(body);

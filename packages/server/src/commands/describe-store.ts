@@ -2,17 +2,8 @@
  * Names the configured store and lock for humans without printing a password: URLs lose their
  * credentials, query and fragment.
  */
+import { describeUrl } from '../backends-open.js';
 import type { ServerConfig } from '../types.js';
-
-/** `postgres://db.internal:5432/tokens`: the URL without user, password, query or fragment. */
-export function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
-  } catch {
-    return '(unparsable URL)';
-  }
-}
 
 /** `SQLite /var/lib/…/tokens.db`, `PostgreSQL postgres://host/db`, `Redis redis://host:6379`. */
 export function describeStore(store: ServerConfig['store']): string {
@@ -20,9 +11,9 @@ export function describeStore(store: ServerConfig['store']): string {
     case 'sqlite':
       return `SQLite ${store.path}`;
     case 'postgres':
-      return `PostgreSQL ${safeUrl(store.url)}`;
+      return `PostgreSQL ${describeUrl(store.url)}`;
     case 'redis':
-      return `Redis ${safeUrl(store.url)}`;
+      return `Redis ${describeUrl(store.url)}`;
   }
 }
 
@@ -30,5 +21,5 @@ export function describeStore(store: ServerConfig['store']): string {
 export function describeLock(config: ServerConfig): string {
   return config.lock.kind === 'same'
     ? `the store's own lock (${config.store.kind})`
-    : `Redis ${safeUrl(config.lock.url)}`;
+    : `Redis ${describeUrl(config.lock.url)}`;
 }

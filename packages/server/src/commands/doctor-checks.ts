@@ -3,9 +3,9 @@
  * Each resolves to a result line's content; none throws.
  */
 import { randomBytes } from 'node:crypto';
+import { describeUrl } from '../backends-open.js';
 import { formatDuration } from '../table.js';
 import type { AppConfig, ServerConfig } from '../types.js';
-import { safeUrl } from './describe-store.js';
 
 /** One check's outcome: `ok   <name>` or `FAIL <name>: <explanation>`. */
 export interface CheckResult {
@@ -41,7 +41,7 @@ async function remoteTime(
       );
       const rttMs = Date.now() - sent;
       return {
-        source: `PostgreSQL ${safeUrl(config.store.url)}`,
+        source: `PostgreSQL ${describeUrl(config.store.url)}`,
         at: Number(result.rows[0]?.ms),
         rttMs: rttMs,
       };
@@ -63,7 +63,7 @@ async function remoteTime(
       const [seconds, micros] = await client.time();
       const rttMs = Date.now() - sent;
       return {
-        source: `Redis ${safeUrl(redisUrl)}`,
+        source: `Redis ${describeUrl(redisUrl)}`,
         at: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
         rttMs,
       };
@@ -130,12 +130,12 @@ export async function checkSlackReachable(config: ServerConfig): Promise<CheckRe
   try {
     const response = await post(new URL('api.test', config.slackApiUrl).href, {});
     await response.body?.cancel();
-    return { name, ok: true, detail: `${safeUrl(config.slackApiUrl)} answered HTTP ${response.status}` };
+    return { name, ok: true, detail: `${describeUrl(config.slackApiUrl)} answered HTTP ${response.status}` };
   } catch (error) {
     return {
       name,
       ok: false,
-      detail: `no answer from ${safeUrl(config.slackApiUrl)} (${errorText(error)}): check DNS, the proxy and outbound HTTPS`,
+      detail: `no answer from ${describeUrl(config.slackApiUrl)} (${errorText(error)}): check DNS, the proxy and outbound HTTPS`,
     };
   }
 }
