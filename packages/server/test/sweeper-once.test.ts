@@ -73,6 +73,39 @@ describe('sweepOnce', () => {
     expect(slack.chains().find((c) => c.teamId === 'TDUE')?.rotations).toBe(1);
   });
 
+  it('skips a chain revoked after the listing: no call, not a failure', async () => {
+    const now = Date.now();
+    const timing = { createdAt: now - 2 * 24 * 60 * MINUTE, refreshedAt: now - 700 * MINUTE };
+    await chain('TRACE1', { ...timing, expiresAt: now + 5 * MINUTE });
+    await chain('TRACE2', { ...timing, expiresAt: now + 6 * MINUTE });
+    const key = (teamId: string) => `${slack.clientId}:${teamId}:bot`;
+    // Hold TRACE1's refresh lock, so the sweep stops there with TRACE2 already listed behind it.
+    const lock = backends.store.lock;
+    if (lock === undefined) throw new Error('the PostgreSQL store has a lock');
+    const held = await lock.acquire(`refresh:${key('TRACE1')}`, { ttlMs: 30_000, waitMs: 0 });
+    const calls = slack.calls.length;
+    const sweeping = sweepOnce(backends, {
+      logger: createLogger({ logLevel: 'silent' }),
+      intervalMs: 1000,
+      concurrency: 1,
+    });
+    const claimed = async () => {
+      const { rows } = await db.admin.query('SELECT 1 FROM slack_rotator_locks WHERE name = $1', [
+        `sweep:${key('TRACE1')}`,
+      ]);
+      return rows.length > 0;
+    };
+    while (!(await claimed())) await new Promise((resolve) => setTimeout(resolve, 20));
+    const rotator = backends.apps[0]?.rotator;
+    await rotator?.markRevoked({ enterpriseId: null, teamId: 'TRACE2', isEnterpriseInstall: false });
+    await lock.release(held);
+
+    expect(await sweeping).toMatchObject({ refreshed: 1, failed: 0 });
+    const refreshed = slack.calls.slice(calls).filter((call) => call.grantType === 'refresh_token');
+    expect(refreshed).toHaveLength(1);
+    expect(slack.chains().find((c) => c.teamId === 'TRACE2')?.rotations).toBe(0);
+  });
+
   it('names a bad option', async () => {
     await expect(
       sweepOnce(backends, { logger: createLogger({ logLevel: 'silent' }), budgetPerMinute: 0 }),
