@@ -216,9 +216,8 @@ export async function runPass(context: SweepContext, signal: AbortSignal | undef
       lease = await claim(listed.chainKey);
       if (lease === null) return;
       if (!(await context.budget.take(signal))) return;
-      // No re-read here: the rotator reads the record itself (twice, the second time under its
-      // refresh lock), and ifToken makes it refresh only while the stored token is still the listed
-      // one. The listed record's isDue stays true for that token (every condition only becomes
+      // No re-read here: the rotator reads the record itself, and again under its refresh lock,
+      // and ifToken makes it refresh only while the stored token is still the listed one. The listed record's isDue stays true for that token (every condition only becomes
       // truer as time passes), so the 2-active-token rule holds; a chain a peer or a client
       // refreshed since the listing costs an unused slot, never a call. (Measured: with two
       // instances a claim almost never lands on a chain already done — the other instance holds
@@ -226,7 +225,8 @@ export async function runPass(context: SweepContext, signal: AbortSignal | undef
       const info = await rotator.refresh(keyOf(listed), { ifToken: listed.accessToken });
       if (info.token !== listed.accessToken) into.refreshed += 1;
     } catch (error) {
-      // Revoked since the listing (revocation never comes from a refresh): nothing to do.
+      // Revoked since the listing (revocation never comes from a refresh): nothing to do. (A chain
+      // marked for re-authorization meanwhile counts as failed, as one marked by this refresh does.)
       if (codeOf(error) === 'chain_revoked') return;
       into.failed += 1;
       logger.warn({ chainKey: listed.chainKey, code: codeOf(error) }, 'slack-rotator sweep: refresh failed');
