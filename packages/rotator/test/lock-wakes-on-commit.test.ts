@@ -160,6 +160,38 @@ for (const backend of backends) {
       }
     });
 
+    test('a waiter that found the lock held before the commit and waits after it returns at once', async () => {
+      const pair = await backend.create();
+      try {
+        const record = await pair.store.put(sampleRecord('T0000007'));
+        const name = refreshLockName(record.chainKey);
+        const lease = await pair.store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+        // The peer hears messages already (another of its waits keeps its connection).
+        const other = await pair.store.lock.acquire('refresh:other', { ttlMs: LONG_MS, waitMs: 0 });
+        const keeper = track(
+          pair.peer.lock.wait?.('refresh:other', { waitMs: LONG_MS }) ?? Promise.resolve(),
+        );
+        await pair.peerListening();
+        await pause(50);
+        await expect(pair.peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
+          code: 'lock_timeout',
+        });
+        await pair.store.compareAndSet(record.chainKey, record.version, { expiresAt: 1, updatedAt: 1 });
+        await pause(200);
+        // The lease is still held and no release comes: only the commit heard can end this wait.
+        await within(
+          pair.peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve(),
+          5_000,
+          'returned',
+        );
+        expect((await pair.peer.get(record.chainKey))?.version).toBe(record.version + 1);
+        await Promise.all([pair.store.lock.release(lease), pair.store.lock.release(other)]);
+        await keeper.promise;
+      } finally {
+        await pair.cleanup();
+      }
+    });
+
     test('a waiter gets the holder’s new token while the holder’s release is held back', async () => {
       const pair = await backend.create();
       // Slack answers slowly, so the second rotator is waiting long before the holder commits.

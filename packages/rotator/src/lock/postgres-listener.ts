@@ -11,7 +11,9 @@ const LINGER_MS = 5_000;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 30_000;
 /** How long a message about a name counts as just heard, for {@link ReleaseListener.takeHeard} (ms). */
-const HEARD_MS = 2_000;
+const HEARD_MS = 10_000;
+/** How many names' last messages are remembered before the old ones are dropped. */
+const HEARD_MAX = 10_000;
 
 /**
  * Why a watcher's sleep ended: a message about its name (a release, or a commit to the chain the
@@ -40,10 +42,12 @@ export interface ReleaseListener {
   /** Starts watching `name`, connecting the listener if needed (in the background). */
   watch(name: string): ReleaseWatch;
   /**
-   * True, once, if a message about `name` woke one of its watchers in the last few seconds: the
-   * caller's next read of what the lock guards is the one a waiter resumes with.
+   * True, once, if a message about `name` was heard in the last few seconds: the caller's next read
+   * of what the lock guards is the one a waiter resumes with.
    */
   takeHeard(name: string): boolean;
+  /** True if a message about `name` was heard at or after `since` (a `performance.now()` instant). */
+  heardSince(name: string, since: number): boolean;
   /**
    * Runs one statement on the listening connection, which carries nothing else: a waiter's re-read
    * and a holder's release do not queue behind the pool. `undefined` while not listening.
@@ -73,7 +77,7 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
   let reconnect: ReturnType<typeof setTimeout> | undefined;
   const watchers = new Map<string, Set<Watcher>>();
   let watching = 0;
-  /** Names whose watchers a message woke, and when (performance.now()); pruned as it grows. */
+  /** The last message about each name, and when (performance.now()); pruned as it grows. */
   const heard = new Map<string, number>();
   // Statements on the listening connection go one after another: pg 8 deprecates queueing a query
   // on a client that is still running one (pg 9 removes it).
@@ -96,9 +100,12 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
   };
   const noteHeard = (name: string) => {
     const at = performance.now();
-    if (heard.size >= 10_000) {
+    if (heard.size >= HEARD_MAX) {
       for (const [key, when] of heard) if (at - when > HEARD_MS) heard.delete(key);
+      // Forgetting only costs a waiter that started late its early wake-up: the release still comes.
+      if (heard.size >= HEARD_MAX) heard.clear();
     }
+    heard.delete(name);
     heard.set(name, at);
   };
 
@@ -169,10 +176,10 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
       const message = args[0] as PostgresNotification;
       if (message.channel !== channel) return;
       const name = message.payload ?? '';
-      const set = watchers.get(name);
-      if (set === undefined || set.size === 0) return;
+      // Remembered even with nobody watching yet: a caller whose attempt on the lock was answered
+      // "held" just before the holder committed starts watching after the message went by.
       noteHeard(name);
-      for (const watcher of set) wake(watcher, 'heard');
+      for (const watcher of watchers.get(name) ?? []) wake(watcher, 'heard');
     };
     const onError = (...args: unknown[]) => {
       if (client === connection) lost(args[0] instanceof Error ? args[0] : true);
@@ -230,6 +237,10 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
       if (at === undefined) return false;
       heard.delete(name);
       return performance.now() - at <= HEARD_MS;
+    },
+
+    heardSince(name: string, since: number): boolean {
+      return (heard.get(name) ?? Number.NEGATIVE_INFINITY) >= since;
     },
 
     query(text: string, values: unknown[]): Promise<PostgresQueryResult> | undefined {

@@ -143,11 +143,20 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
   const releaseSql = `WITH released AS (DELETE FROM ${table} WHERE name = $1 AND owner = $2 RETURNING name)
     SELECT pg_notify($3, name), set_config('synchronous_commit', 'off', true) FROM released`;
 
+  // When this process last tried each lock and found it held (performance.now(), as the attempt was
+  // sent): a message about the name after that means the holder committed or released meanwhile.
+  const tried = new Map<string, number>();
   const attempt = async (name: string, owner: string, ttlMs: number) => {
     const startedAt = now();
+    const sentAt = performance.now();
     const { rows } = await run(pool, 'lock acquire', acquireSql, [name, owner, ttlMs]);
     const row = rows[0] ?? {};
-    if (row.taken === true) return { lease: Object.freeze({ name, owner, expiresAt: startedAt + ttlMs }) };
+    if (row.taken === true) {
+      tried.delete(name);
+      return { lease: Object.freeze({ name, owner, expiresAt: startedAt + ttlMs }) };
+    }
+    if (tried.size >= 10_000) tried.clear();
+    tried.set(name, sentAt);
     const remaining = toNumber(row.holder_remaining_ms);
     return { holderRemainingMs: typeof remaining === 'number' ? Math.max(0, remaining) : undefined };
   };
@@ -199,12 +208,17 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
       const { waitMs, signal: userSignal } = waitOptions;
       return scoped(userSignal, async (signal) => {
         const deadline = performance.now() + waitMs;
+        const since = tried.get(name);
+        tried.delete(name);
         const watch = listener.watch(name);
         let pause = pollMinMs;
         try {
           for (;;) {
             if (signal.aborted) throw signal.reason;
             watch.arm();
+            // The holder committed or released after this process found the lock held, before this
+            // wait started watching: the caller re-reads now rather than at the next message.
+            if (since !== undefined && listener.heardSince(name, since)) return;
             const { rows } = await run(pool, 'lock wait', holderSql, [name]);
             const holderMs = toNumber(rows[0]?.holder_remaining_ms);
             if (typeof holderMs !== 'number' || holderMs <= 0) return;

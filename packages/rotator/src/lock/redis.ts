@@ -117,6 +117,17 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
   const channel = redisLockChannel(prefix);
   const keyOf = (name: string) => `${prefix}:lock:{${name}}`;
   const waiters = new Map<string, Set<Waiter>>();
+  // The last message about each name, and when this process last found each lock held (both
+  // performance.now()): a message after a failed attempt means the holder committed or released
+  // before the caller started waiting, so its wait returns at once.
+  const heard = new Map<string, number>();
+  const tried = new Map<string, number>();
+  const remember = (map: Map<string, number>, name: string, at: number) => {
+    // Forgetting only costs a late waiter its early wake-up: the release or the recheck still come.
+    if (map.size >= 10_000) map.clear();
+    map.delete(name);
+    map.set(name, at);
+  };
   const { scoped, closeScopes } = createScopes();
   let subscriber: RedisSubscriber | undefined;
   let subscribed: Promise<void> | undefined;
@@ -128,6 +139,7 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
       connection.on('error', onSubscriberError);
       connection.on('message', (from, name) => {
         if (from !== channel) return;
+        remember(heard, name, performance.now());
         for (const waiter of waiters.get(name) ?? []) {
           waiter.woken = true;
           waiter.wake?.();
@@ -197,12 +209,17 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
           for (;;) {
             if (signal.aborted) throw signal.reason;
             const startedAt = now();
+            const sentAt = performance.now();
             const reply = await attempt(
               'lock acquire',
               () => ACQUIRE.run(client, [keyOf(name)], [owner, ttlMs]),
               name,
             );
-            if (reply === TAKEN) return Object.freeze({ name, owner, expiresAt: startedAt + ttlMs });
+            if (reply === TAKEN) {
+              tried.delete(name);
+              return Object.freeze({ name, owner, expiresAt: startedAt + ttlMs });
+            }
+            remember(tried, name, sentAt);
             const remaining = deadline - performance.now();
             if (remaining <= 0) throw lockTimeout(name, waitMs);
             if (waiter === undefined) {
@@ -232,7 +249,12 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
           throw signal.aborted ? signal.reason : error;
         });
         const waiter = register(name);
+        const since = tried.get(name);
+        tried.delete(name);
         try {
+          // The holder committed or released after this process found the lock held, before this
+          // wait was registered: the caller re-reads now rather than at the next message.
+          if (since !== undefined && (heard.get(name) ?? Number.NEGATIVE_INFINITY) >= since) return;
           for (;;) {
             if (signal.aborted) throw signal.reason;
             const reply = await attempt('lock wait', () => HOLDER.run(client, [keyOf(name)], []), name);
