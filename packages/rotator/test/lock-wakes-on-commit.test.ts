@@ -324,13 +324,17 @@ describe('postgres: what the woken waiter and the holder send', () => {
       await within(Promise.all(waits.map((w) => w.promise)), 10_000, 'all woken');
       const peerLease = await peer.lock.acquire('refresh:other', { ttlMs: LONG_MS, waitMs: 0 });
       const before = counted.statements.length;
-      // The re-reads and a release share the listening connection, one statement at a time.
+      // The re-reads go on the listening connection, one statement at a time; the release through
+      // the pool (it must not hold up the re-reads while it waits for its notify turn).
       const [read] = await Promise.all([
         Promise.all(records.map((r) => peer.get(r.chainKey))),
         peer.lock.release(peerLease),
       ]);
       expect(overlaps, 'a statement was sent while another ran on the listening connection').toBe(0);
-      expect(counted.statements.length, 'a re-read or the release went through the pool').toBe(before);
+      expect(
+        counted.statements.slice(before).map((sql) => sql.trimStart().split(/\s+/).slice(0, 3).join(' ')),
+        'only the release went through the pool',
+      ).toEqual([`WITH released AS`]);
       expect(read.map((r) => [r?.chainKey, r?.version])).toEqual(
         records.map((r, i) => [r.chainKey, r.version + (i === 1 ? 2 : 1)]),
       );

@@ -71,7 +71,7 @@ function checkMs(value: unknown, name: string, fallback: number): number {
  * - renew: `UPDATE … WHERE name = $1 AND owner = $2 AND expires_at > now`;
  * - release: `DELETE … WHERE name = $1 AND owner = $2`, with `pg_notify` in the same statement
  *   (committed without waiting for the WAL flush: a release lost in a crash is a lease that runs
- *   out), on the listening connection when there is one, so it does not queue behind the pool.
+ *   out).
  *
  * A holder whose process or connection dies, or that stalls past its lease, blocks the others until
  * the lease runs out, no longer; its later renew returns `false` and its release deletes nothing.
@@ -251,17 +251,11 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
 
     async release(lease: Lease): Promise<void> {
       checkLease(lease);
+      // Through the pool, not on the listening connection: a release waits for PostgreSQL's notify
+      // turn behind the compare-and-sets' commits, and the woken waiters' re-reads must not queue
+      // behind it there. Waiters wake at the commit; the release matters to the holder and to
+      // waiters of a holder that stored nothing.
       const values = [lease.name, lease.owner, channel];
-      // On the listening connection when there is one: the waiters wake now, not once the release
-      // has waited its turn behind everything else this process sends through the pool.
-      const own = listener.query(releaseSql, values);
-      if (own !== undefined) {
-        const released = await own.then(
-          () => true,
-          () => false,
-        );
-        if (released) return;
-      }
       await run(pool, 'lock release', releaseSql, values);
     },
 
