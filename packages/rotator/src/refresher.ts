@@ -1,5 +1,6 @@
 import { ConfigurationError, isRotatorError, RetryLaterError, type RotatorError } from './errors.js';
 import { describeError } from './events.js';
+import { refreshLockName } from './lock/names.js';
 import type { Lease } from './lock/types.js';
 import { createCommitter } from './refresh-commit.js';
 import {
@@ -75,7 +76,7 @@ export function createRefresher(settings: RefresherSettings) {
     const initial = record;
     if (satisfied(record, request, initial)) return record;
 
-    const name = `refresh:${chainKey}`;
+    const name = refreshLockName(chainKey);
     for (let round = 0; ; round++) {
       let lease: Lease | undefined;
       const waitStartedAt = now();

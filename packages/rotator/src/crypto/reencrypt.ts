@@ -1,4 +1,5 @@
 import { invalidArgument, isRotatorError } from '../errors.js';
+import { refreshLockName } from '../lock/names.js';
 import type { Lease, Lock } from '../lock/types.js';
 import type { TokenRecord, TokenStore, TokenUpdate } from '../store/types.js';
 import {
@@ -176,7 +177,7 @@ export async function reencrypt(
       if (isCurrent(listed)) return 'alreadyCurrent';
       let lease: Lease | undefined;
       if (lock !== undefined) {
-        lease = await lock.acquire(`refresh:${listed.chainKey}`, {
+        lease = await lock.acquire(refreshLockName(listed.chainKey), {
           ttlMs: LOCK_TTL_MS,
           waitMs: lockWaitMs,
           ...(signal === undefined ? {} : { signal }),

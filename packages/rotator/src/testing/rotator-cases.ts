@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { refreshLockName } from '../lock/names.js';
 import type { Lease, Lock } from '../lock/types.js';
 import { createRotator } from '../manager.js';
 import type { RotatorOptions } from '../options.js';
@@ -110,7 +111,7 @@ export const rotatorCases: readonly SuiteCase<StoreCaseFixture>[] = [
         const lock = fixture.peer.lock;
         if (lock === undefined) return;
         // The dead holder took the chain's refresh lock and will never release it.
-        await lock.acquire(`refresh:${r.chainKey}`, { ttlMs: 200, waitMs: 0 });
+        await lock.acquire(refreshLockName(r.chainKey), { ttlMs: 200, waitMs: 0 });
         const token = await r.b.getToken({ teamId: 'T0RACE' });
         assert.equal(refreshCalls(r.slack).length, 1);
         assert.equal(r.slack.peekAccessToken(token), 'active');
