@@ -94,6 +94,22 @@ export function createRotator(options: RotatorOptions): Rotator {
   const isDue = (record: TokenRecord, minValidityMs = 0) =>
     record.expiresAt - now() < Math.max(thresholdOf(record), minValidityMs);
 
+  /**
+   * Caches `entry` under `key`, dropping the oldest keys beyond `cacheMaxEntries` (a fleet's
+   * sweeper touches every chain; without a bound the cache would hold them all). Only inserts pay.
+   */
+  function cacheSet(key: string, entry: CacheEntry): void {
+    if (cache.get(key) === entry) return;
+    cache.set(key, entry);
+    if (cache.size <= settings.cacheMaxEntries) return;
+    for (const [oldest, dropped] of cache) {
+      cache.delete(oldest);
+      const id = dropped.record.installationId;
+      if (botCache.get(id) === dropped && !cache.has(dropped.record.chainKey)) botCache.delete(id);
+      if (cache.size <= settings.cacheMaxEntries) break;
+    }
+  }
+
   function remember(record: TokenRecord): CacheEntry {
     let entry = cache.get(record.chainKey);
     const freshUntil =
@@ -102,7 +118,7 @@ export function createRotator(options: RotatorOptions): Rotator {
         : 0;
     if (entry === undefined) {
       entry = { record, freshUntil };
-      cache.set(record.chainKey, entry);
+      cacheSet(record.chainKey, entry);
       if (record.kind === 'bot') botCache.set(record.installationId, entry);
     } else if (record.version >= entry.record.version || record.status !== entry.record.status) {
       entry.record = record;
@@ -209,7 +225,7 @@ export function createRotator(options: RotatorOptions): Rotator {
     }
     const record = await loadRecord();
     const entry = remember(record);
-    cache.set(lookup, entry);
+    cacheSet(lookup, entry);
     if (record.status !== 'active') throw inactiveError(record);
     if (!isDue(record, minValidityMs)) return record;
     const remaining = record.expiresAt - now();

@@ -46,6 +46,11 @@ export interface RotatorOptions {
   lockWaitMs?: number;
   /** How long a token is served from memory before the store is read again (ms). Default 10 000. */
   cacheTtlMs?: number;
+  /**
+   * How many cache keys (chains and the lookups that resolved to them) are kept in memory; the
+   * oldest are dropped first and read from the store again when asked for. Default 10 000.
+   */
+  cacheMaxEntries?: number;
   /** Secret that signs install `state` values (at least 32 characters). Needed for `rotator.install`. */
   stateSecret?: string;
   /** A pino-compatible logger. It never receives a token or secret. Default: silent. */
@@ -78,6 +83,7 @@ export interface ResolvedOptions {
   lockTtlMs: number;
   lockWaitMs: number;
   cacheTtlMs: number;
+  cacheMaxEntries: number;
   stateSecret: string | undefined;
   logger: Logger;
   encryption: KeyRing | undefined;
@@ -161,6 +167,10 @@ export function checkOptions(options: RotatorOptions): ResolvedOptions {
   if (!Number.isInteger(rateLimitRetries) || rateLimitRetries < 0) {
     throw invalidArgument('rateLimitRetries must be a non-negative integer');
   }
+  const cacheMaxEntries = options.cacheMaxEntries ?? 10_000;
+  if (!Number.isInteger(cacheMaxEntries) || cacheMaxEntries < 1) {
+    throw invalidArgument('cacheMaxEntries must be a positive integer');
+  }
   const lockTtlMs = duration(options.lockTtlMs, 'lockTtlMs', 2 * requestTimeoutMs + 5_000, {
     positive: true,
   });
@@ -207,6 +217,7 @@ export function checkOptions(options: RotatorOptions): ResolvedOptions {
     lockTtlMs,
     lockWaitMs: duration(options.lockWaitMs, 'lockWaitMs', lockTtlMs + requestTimeoutMs),
     cacheTtlMs: duration(options.cacheTtlMs, 'cacheTtlMs', 10_000),
+    cacheMaxEntries,
     stateSecret,
     logger,
     encryption,
