@@ -11,6 +11,9 @@ export default defineConfig({
           include: ['packages/*/test/**/*.test.ts'],
           exclude: ['**/*.soak.test.ts', '**/node_modules/**'],
           pool: 'forks',
+          // Most files wait on servers, sockets and timers rather than the CPU: on 2 cores vitest's
+          // default (cores − 1 = one file at a time) left the machine half idle.
+          maxWorkers: 3,
           testTimeout: 60_000,
           hookTimeout: 30_000,
         },
