@@ -81,13 +81,30 @@ export function openSqlite(path: string): OpenedStore {
   }
 }
 
-export async function openPostgres(url: string, migrate: boolean, logger: Logger): Promise<OpenedStore> {
+export async function openPostgres(
+  url: string,
+  migrate: boolean,
+  logger: Logger,
+  listenUrl?: string,
+): Promise<OpenedStore> {
   const target = describeUrl(url);
   const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'slack-rotator' });
+  // The lock's LISTEN needs a session: behind PgBouncer (transaction pooling) it gets its own small
+  // pool straight to PostgreSQL; one connection is checked out while anyone waits.
+  const listenPool =
+    listenUrl === undefined
+      ? undefined
+      : new pg.Pool({ connectionString: listenUrl, max: 2, application_name: 'slack-rotator-listen' });
   // An idle connection the server drops must not crash the process; the next query reconnects.
-  pool.on('error', (error) =>
-    logger.warn({ err: error, store: target }, 'idle PostgreSQL connection failed'),
-  );
+  for (const each of listenPool === undefined ? [pool] : [pool, listenPool]) {
+    each.on('error', (error) =>
+      logger.warn({ err: error, store: target }, 'idle PostgreSQL connection failed'),
+    );
+  }
+  const endPools = async () => {
+    await pool.end();
+    await listenPool?.end();
+  };
   try {
     const state = createPostgresState({ pool });
     if (migrate) {
@@ -97,16 +114,17 @@ export async function openPostgres(url: string, migrate: boolean, logger: Logger
       await checkPostgresSchema(pool, target);
     }
     return {
-      store: createPostgresStore({ pool }),
+      store: createPostgresStore(listenPool === undefined ? { pool } : { pool, listen: listenPool }),
       state,
       target,
       async pingClient() {
         await pool.query('SELECT 1');
+        await listenPool?.query('SELECT 1');
       },
-      closeClient: () => pool.end(),
+      closeClient: endPools,
     };
   } catch (error) {
-    await pool.end().catch(() => undefined);
+    await endPools().catch(() => undefined);
     throw unreachable('store', target, error);
   }
 }
@@ -222,7 +240,7 @@ export function openStore(
     case 'sqlite':
       return Promise.resolve().then(() => openSqlite(store.path));
     case 'postgres':
-      return openPostgres(store.url, options.migrate, options.logger);
+      return openPostgres(store.url, options.migrate, options.logger, store.listenUrl);
     case 'redis':
       return openRedis(store.url, options.logger);
   }

@@ -82,6 +82,13 @@ export const SETTINGS: readonly SettingInfo[] = [
     true,
   ),
   setting(
+    'storeListen',
+    'SLACK_ROTATOR_STORE_LISTEN',
+    'the store URL',
+    'PostgreSQL only: a postgres://… URL straight to PostgreSQL where the lock LISTENs for releases, when the store URL goes through PgBouncer in transaction pooling mode (LISTEN needs a session).',
+    true,
+  ),
+  setting(
     'lock',
     'SLACK_ROTATOR_LOCK',
     "the store's own",

@@ -127,6 +127,27 @@ export function storeUrl(raw: Raw, problems: Problems, cwd: string): StoreConfig
   return { kind: 'sqlite', path: isAbsolute(text) ? text : resolve(cwd, text) };
 }
 
+/** `storeListen`: a postgres:// URL, and only beside a PostgreSQL store. */
+export function storeListenUrl(
+  raw: Raw,
+  store: ServerConfig['store'] | undefined,
+  problems: Problems,
+): string | undefined {
+  const text = str(raw, problems)?.trim();
+  if (text === undefined) return undefined;
+  const scheme = SCHEME.exec(text)?.[1]?.toLowerCase();
+  if (scheme !== 'postgres' && scheme !== 'postgresql') {
+    problems.add(raw.from, 'must be a postgres:// URL straight to PostgreSQL (not through PgBouncer)');
+    return undefined;
+  }
+  if (!validUrl(text, raw, problems)) return undefined;
+  if (store !== undefined && store.kind !== 'postgres') {
+    problems.add(raw.from, 'is only for a PostgreSQL store (SLACK_ROTATOR_STORE=postgres://…)');
+    return undefined;
+  }
+  return text;
+}
+
 export function lockUrl(raw: Raw, problems: Problems): ServerConfig['lock'] | undefined {
   const text = str(raw, problems)?.trim();
   if (text === undefined) return undefined;

@@ -28,6 +28,7 @@ import {
   lockUrl,
   type Problems,
   type Raw,
+  storeListenUrl,
   storeUrl,
   str,
   testClock,
@@ -74,6 +75,7 @@ const TOP_KEYS = [
   ...APP_KEYS,
   'apps',
   'store',
+  'storeListen',
   'lock',
   'encryptionKeys',
   'listen',
@@ -121,6 +123,8 @@ export function loadConfig(options: LoadConfigOptions): ServerConfig {
     storeRaw === undefined
       ? { kind: 'sqlite' as const, path: defaultSqlitePath({ env }) }
       : storeUrl(storeRaw, problems, cwd);
+  const listenRaw = pick('storeListen', 'SLACK_ROTATOR_STORE_LISTEN');
+  const listenUrl = listenRaw === undefined ? undefined : storeListenUrl(listenRaw, store, problems);
   const lockRaw = pick('lock', 'SLACK_ROTATOR_LOCK');
   const lock = lockRaw === undefined ? { kind: 'same' as const } : lockUrl(lockRaw, problems);
   const keysRaw = pick('encryptionKeys', 'SLACK_ROTATOR_ENCRYPTION_KEYS');
@@ -195,7 +199,9 @@ export function loadConfig(options: LoadConfigOptions): ServerConfig {
   // Every value below is defined: each undefined one added a problem above.
   return {
     apps,
-    store: store as ServerConfig['store'],
+    store: (store?.kind === 'postgres' && listenUrl !== undefined
+      ? { ...store, listenUrl }
+      : store) as ServerConfig['store'],
     lock: lock as ServerConfig['lock'],
     encryption,
     listen: {

@@ -24,7 +24,15 @@ export interface AppConfig {
 /** Where the server keeps chains: the embedded SQLite file, PostgreSQL or Redis. */
 export type StoreConfig =
   | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; url: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      /**
+       * Where the store's lock LISTENs for releases: a URL straight to PostgreSQL, for when `url`
+       * goes through PgBouncer in transaction pooling mode (LISTEN needs a session). Default: `url`.
+       */
+      listenUrl?: string;
+    }
   | { kind: 'redis'; url: string };
 
 /** The validated configuration: file, then environment, then defaults. */

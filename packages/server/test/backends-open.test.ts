@@ -193,6 +193,33 @@ describe('openBackends on PostgreSQL', () => {
     expect(database).toBe(db);
   });
 
+  it('behind PgBouncer, the lock LISTENs on SLACK_ROTATOR_STORE_LISTEN, straight to PostgreSQL', async () => {
+    const db = await testDatabase();
+    const slack = await fakeSlack();
+    const config = configFor(slack, {
+      SLACK_ROTATOR_STORE: `postgres://postgres@127.0.0.1:6432/${db.name}`,
+      SLACK_ROTATOR_STORE_LISTEN: url(db),
+    });
+    const backends = await open(config, true);
+    await roundTrip(backends, slack);
+    const { lock } = backends;
+    if (lock === undefined || lock.wait === undefined) throw new Error('the PostgreSQL lock waits');
+    const lease = await lock.acquire('refresh:listen-test', { ttlMs: 30_000, waitMs: 0 });
+    const waited = lock.wait('refresh:listen-test', { waitMs: 20_000 });
+    const listening = async () => {
+      const { rows } = await db.admin.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'slack-rotator-listen' AND query LIKE 'LISTEN %'",
+        [db.name],
+      );
+      return (rows[0] as { n: number }).n;
+    };
+    for (let i = 0; i < 100 && (await listening()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await listening()).toBe(1);
+    await lock.release(lease);
+    await waited;
+    await backends.close();
+  });
+
   it('fails to open a closed port with backend_unavailable, without the password', async () => {
     const slack = await fakeSlack();
     const config = configFor(slack, {

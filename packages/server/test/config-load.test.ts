@@ -293,6 +293,35 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes a direct LISTEN URL beside a PostgreSQL store behind PgBouncer, and only there', () => {
+    const ok = loadConfig({
+      env: {
+        ...minimal,
+        SLACK_ROTATOR_STORE: 'postgres://u@bouncer:6432/tokens',
+        SLACK_ROTATOR_STORE_LISTEN: 'postgres://u@db:5432/tokens',
+      },
+    });
+    expect(ok.store).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u@bouncer:6432/tokens',
+      listenUrl: 'postgres://u@db:5432/tokens',
+    });
+    const wrongStore = configError(() =>
+      loadConfig({ env: { ...minimal, SLACK_ROTATOR_STORE_LISTEN: 'postgres://u@db:5432/tokens' } }),
+    );
+    expect(wrongStore.details.problems).toEqual([
+      'SLACK_ROTATOR_STORE_LISTEN: is only for a PostgreSQL store (SLACK_ROTATOR_STORE=postgres://…)',
+    ]);
+    const wrongScheme = configError(() =>
+      loadConfig({
+        env: { ...minimal, SLACK_ROTATOR_STORE: 'postgres://h/db', SLACK_ROTATOR_STORE_LISTEN: 'redis://h' },
+      }),
+    );
+    expect(wrongScheme.details.problems).toEqual([
+      'SLACK_ROTATOR_STORE_LISTEN: must be a postgres:// URL straight to PostgreSQL (not through PgBouncer)',
+    ]);
+  });
+
   it('rejects top-level app settings mixed with apps', () => {
     const file = writeConfig(
       'mixed.yaml',
