@@ -70,7 +70,7 @@ export async function takeSnapshot(store: TokenStore, options: SnapshotOptions):
   const byInstallation = new Map<string, InstallationView & { rank: number }>();
   let cursor: string | undefined;
   do {
-    const page = await store.list({ limit: 1000, ...(cursor === undefined ? {} : { cursor }) });
+    const page = await store.list({ limit: 250, ...(cursor === undefined ? {} : { cursor }) });
     for (const record of page.records) {
       counts[record.status]++;
       const chain = view(record, options.prefixed);
@@ -95,6 +95,9 @@ export async function takeSnapshot(store: TokenStore, options: SnapshotOptions):
       installation.rank = Math.min(installation.rank, rank);
     }
     cursor = page.cursor;
+    // A SQLite page is read synchronously and an awaited promise does not yield to I/O: without
+    // this, a pass over 100,000 chains would hold every broker request for seconds.
+    if (cursor !== undefined) await new Promise((resolve) => setImmediate(resolve));
   } while (cursor !== undefined);
   const installations = [...byInstallation.values()]
     .sort((a, b) => a.rank - b.rank || a.installationId.localeCompare(b.installationId))
