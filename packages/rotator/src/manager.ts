@@ -8,12 +8,14 @@ import {
   configChainKeyOf,
   installationIdOf,
 } from './chain.js';
+import { configRecordOf } from './config-record.js';
 import { withEncryption } from './crypto/encrypted-store.js';
 import { invalidArgument, isRetryable, isRotatorError, RotatorError } from './errors.js';
 import { createEmitter, describeError } from './events.js';
 import { createInstallFlow } from './install-flow.js';
 import { createLocalLock } from './lock/local.js';
 import type { Lock } from './lock/types.js';
+import { markChainsRevoked } from './mark-revoked.js';
 import { checkOptions, type ResolvedOptions, type RotatorOptions } from './options.js';
 import { createRefresher, inactiveError, notFoundError } from './refresher.js';
 import type {
@@ -399,49 +401,10 @@ export function createRotator(options: RotatorOptions): Rotator {
 
   async function saveConfigToken(config: ConfigTokenInput): Promise<{ chainKey: string; expiresAt: number }> {
     checkOpen();
-    if (typeof config !== 'object' || config === null) {
-      throw invalidArgument(
-        'saveConfigToken needs { teamId, userId, token, refreshToken, exp }',
-        'ERR_INVALID_ARG_TYPE',
-      );
-    }
-    const chainKey = configChainKeyOf(config.teamId, config.userId);
-    for (const field of ['token', 'refreshToken'] as const) {
-      if (typeof config[field] !== 'string' || config[field] === '') {
-        throw invalidArgument(`config.${field} must be a non-empty string`, 'ERR_INVALID_ARG_TYPE');
-      }
-    }
-    if (typeof config.exp !== 'number' || !Number.isFinite(config.exp) || config.exp <= 0) {
-      throw invalidArgument('config.exp must be the expiry in epoch seconds, as Slack gives it');
-    }
-    const at = now();
-    const record = await store.put({
-      chainKey,
-      clientId,
-      installationId: config.teamId,
-      enterpriseId: null,
-      teamId: config.teamId,
-      isEnterpriseInstall: false,
-      kind: 'config',
-      userId: config.userId,
-      appId: null,
-      botId: null,
-      botUserId: null,
-      scopes: [],
-      accessToken: config.token,
-      refreshToken: config.refreshToken,
-      expiresAt: config.exp * 1000,
-      fallbackRefreshToken: null,
-      refreshIntent: null,
-      status: 'active',
-      lastErrorCode: null,
-      refreshedAt: null,
-      createdAt: at,
-      updatedAt: at,
-    });
-    forget(chainKey);
+    const record = await store.put(configRecordOf(config, clientId, now()));
+    forget(record.chainKey);
     remember(record);
-    return { chainKey, expiresAt: record.expiresAt };
+    return { chainKey: record.chainKey, expiresAt: record.expiresAt };
   }
 
   async function getConfigToken(
@@ -498,47 +461,11 @@ export function createRotator(options: RotatorOptions): Rotator {
     options: { chains?: ChainSelector[]; reason?: string } = {},
   ): Promise<number> {
     checkOpen();
-    const installationId = installationIdOf(installation);
-    const wanted = options.chains?.map((chain) => chainSuffixOf(chain));
-    const reason = options.reason ?? 'revoked';
-    let marked = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await store.list({
-        clientId,
-        installationId,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      cursor = page.cursor;
-      for (const found of page.records) {
-        if (found.kind === 'config') continue;
-        if (
-          wanted !== undefined &&
-          !wanted.includes(found.chainKey.slice(`${clientId}:${installationId}:`.length))
-        ) {
-          continue;
-        }
-        // Compare-and-set like every write: a refresh racing the mark either lands first (and is
-        // then marked) or loses its write.
-        let record: TokenRecord | undefined = found;
-        for (let attempt = 0; record !== undefined && record.status !== 'revoked' && attempt < 5; attempt++) {
-          const next = await store.compareAndSet(record.chainKey, record.version, {
-            status: 'revoked',
-            lastErrorCode: reason,
-            refreshIntent: null,
-            updatedAt: now(),
-          });
-          if (next !== undefined) {
-            marked++;
-            forget(next.chainKey);
-            break;
-          }
-          record = await refresher.read(found.chainKey);
-        }
-      }
-    } while (cursor !== undefined);
-    logger.info({ installationId, marked, reason }, 'slack-rotator chains marked revoked');
-    return marked;
+    return markChainsRevoked(
+      { store, clientId, now, logger, read: (chainKey) => refresher.read(chainKey), forget },
+      installationIdOf(installation),
+      options,
+    );
   }
 
   async function deleteInstallation(installation: Omit<ChainKeyInput, 'chain'>): Promise<number> {
