@@ -23,8 +23,8 @@ import {
 } from '../../rotator/test/helpers/redis.js';
 import { openBackends } from '../src/backends.js';
 import { loadConfig } from '../src/config.js';
-import { ServerError } from '../src/errors.js';
 import type { Backends } from '../src/types.js';
+import { rejection } from './helpers/rejection.js';
 
 const silent = pino({ level: 'silent' });
 const cleanups: (() => Promise<void>)[] = [];
@@ -57,15 +57,6 @@ async function open(config: ReturnType<typeof loadConfig>, migrate?: boolean): P
   });
   cleanups.push(() => backends.close());
   return backends;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ServerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ServerError);
-  return error as ServerError;
 }
 
 /** Saves an installation through the rotator and reads its token back three ways. */

@@ -3,7 +3,7 @@
  * POST registers; DELETE revokes at Slack (auth.revoke), marks the chains revoked, and purges.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { type BrokerFixture, call, createBrokerFixture } from './helpers/broker-fixture.js';
+import { type BrokerFixture, call, createBrokerFixture, refreshCalls } from './helpers/broker-fixture.js';
 
 let f: BrokerFixture | undefined;
 afterEach(async () => {
@@ -12,9 +12,6 @@ afterEach(async () => {
   f = undefined;
   expect(leaks).toEqual([]);
 });
-
-const refreshCalls = (fixture: BrokerFixture) =>
-  fixture.slack.calls.filter((c) => c.method === 'oauth.v2.access' && c.grantType === 'refresh_token').length;
 
 describe('POST /v1/installations/{id}/token/expired', () => {
   test('two concurrent reports of the same token: exactly one refresh at Slack; both get the new token', async () => {

@@ -3,7 +3,7 @@
  * and stops it on SIGTERM; with it disabled nothing is refreshed behind the clients' backs.
  */
 import { afterEach, expect, test } from 'vitest';
-import { type BrokerFixture, createBrokerFixture } from './helpers/broker-fixture.js';
+import { type BrokerFixture, createBrokerFixture, refreshCalls } from './helpers/broker-fixture.js';
 
 let f: BrokerFixture | undefined;
 afterEach(async () => {
@@ -12,9 +12,6 @@ afterEach(async () => {
   f = undefined;
   expect(leaks).toEqual([]);
 });
-
-const refreshCalls = (fixture: BrokerFixture) =>
-  fixture.slack.calls.filter((c) => c.method === 'oauth.v2.access' && c.grantType === 'refresh_token').length;
 
 /** Saves installations as if Slack had answered almost 12 h ago: 2 min left, due for refresh. */
 async function installDue(fixture: BrokerFixture, teams: string[]): Promise<void> {

@@ -19,11 +19,11 @@ import {
   type TestDatabase,
 } from '../../rotator/test/helpers/postgres.js';
 import { deletePrefix, openClient, randomPrefix } from '../../rotator/test/helpers/redis.js';
-import { ServerError } from '../src/errors.js';
 import { createPostgresState, postgresStateMigrated } from '../src/state/postgres.js';
 import { createRedisState } from '../src/state/redis.js';
 import { createSqliteState } from '../src/state/sqlite.js';
 import type { ApiKeyRecord, ServerState } from '../src/types.js';
+import { rejection } from './helpers/rejection.js';
 
 /** Two states on one backing system through two separate connections, plus one that can't reach it. */
 interface Pair {
@@ -143,15 +143,6 @@ function apiKey(overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord & { secret:
 }
 
 const record = ({ secret: _secret, ...rest }: ApiKeyRecord & { secret: string }): ApiKeyRecord => rest;
-
-async function rejection(promise: Promise<unknown>): Promise<ServerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ServerError);
-  return error as ServerError;
-}
 
 describe.each(backends)('server state on %s', (_kind, open) => {
   async function withPair(test: (pair: Pair) => Promise<void>): Promise<void> {

@@ -146,3 +146,7 @@ export async function createBrokerFixture(options: BrokerFixtureOptions = {}): P
     },
   };
 }
+
+/** How many refresh exchanges (`oauth.v2.access` with a refresh token) the fixture's fake Slack saw. */
+export const refreshCalls = (fixture: BrokerFixture): number =>
+  fixture.slack.calls.filter((c) => c.method === 'oauth.v2.access' && c.grantType === 'refresh_token').length;
