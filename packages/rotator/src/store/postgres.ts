@@ -1,4 +1,4 @@
-import { invalidArgument, StorageError } from '../errors.js';
+import { invalidArgument } from '../errors.js';
 import { refreshLockName } from '../lock/names.js';
 import { createPairedPostgresLock, type PostgresLockOptions } from '../lock/postgres.js';
 import type { Lock } from '../lock/types.js';
@@ -11,9 +11,9 @@ import {
   checkDeleteQuery,
   checkIntent,
   checkNewRecord,
+  checkStoredRecord,
   checkUpdate,
   checkVersion,
-  invalidRecordField,
 } from './record.js';
 import type {
   DeleteQuery,
@@ -91,14 +91,7 @@ function toRecord(row: Record<string, unknown>): TokenRecord {
     else if (field === 'scopes') record[field] = Array.isArray(value) ? [...value] : value;
     else record[field] = value;
   }
-  const invalid = invalidRecordField(record);
-  if (invalid !== undefined) {
-    // Names the field only: its value may be a token.
-    throw new StorageError('record_invalid', `[slack-rotator] the stored record has an invalid ${invalid}`, {
-      ...(chainKey === undefined ? {} : { chainKey }),
-    });
-  }
-  return record as unknown as TokenRecord;
+  return checkStoredRecord(record, chainKey);
 }
 
 /** `$1, $2, …` for `count` parameters after the first `offset`. */

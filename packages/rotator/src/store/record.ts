@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, StorageError } from '../errors.js';
 import type { DeleteQuery, NewTokenRecord, RefreshIntent, TokenRecord, TokenUpdate } from './types.js';
 
 type Check = (value: unknown) => boolean;
@@ -75,6 +75,20 @@ function firstInvalid(value: unknown, checks: Record<string, Check>): string | u
  */
 export function invalidRecordField(value: unknown): string | undefined {
   return firstInvalid(value, RECORD_CHECKS);
+}
+
+/** The `record_invalid` failure of a stored record: it names the field only, since a value may be a token. */
+export function invalidStoredRecord(what: string, chainKey?: string): StorageError {
+  return new StorageError('record_invalid', `[slack-rotator] the stored record has an invalid ${what}`, {
+    ...(chainKey === undefined ? {} : { chainKey }),
+  });
+}
+
+/** `record` read back from a backend, checked against {@link TokenRecord}. @throws StorageError `record_invalid` */
+export function checkStoredRecord(record: Record<string, unknown>, chainKey?: string): TokenRecord {
+  const invalid = invalidRecordField(record);
+  if (invalid !== undefined) throw invalidStoredRecord(invalid, chainKey);
+  return record as unknown as TokenRecord;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { StorageError } from '../errors.js';
-import { copyNewRecord, copyRecord, invalidRecordField } from './record.js';
+import { copyNewRecord, copyRecord, invalidRecordField, invalidStoredRecord } from './record.js';
 import type { NewTokenRecord, TokenRecord } from './types.js';
 
 /** The layout of a record hash this code writes; a hash with a larger `format` is from a newer release. */
@@ -33,13 +33,6 @@ export function encodeValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function invalid(chainKey: string, what: string): StorageError {
-  // Names the field only: its value may be a token.
-  return new StorageError('record_invalid', `[slack-rotator] the stored record has an invalid ${what}`, {
-    chainKey,
-  });
-}
-
 /**
  * A record from its hash (`HGETALL` as an object or as a flat `[field, value, …]` array), or
  * `undefined` for an empty hash (no record).
@@ -55,7 +48,7 @@ export function decodeRecord(
     : { ...(hash as Record<string, string>) };
   if (Object.keys(fields).length === 0) return undefined;
   const format = Number(fields.format);
-  if (!Number.isSafeInteger(format) || format < 1) throw invalid(chainKey, 'format');
+  if (!Number.isSafeInteger(format) || format < 1) throw invalidStoredRecord('format', chainKey);
   if (format > RECORD_FORMAT) {
     throw new StorageError(
       'record_invalid',
@@ -69,14 +62,14 @@ export function decodeRecord(
     try {
       record[field] = JSON.parse(value);
     } catch {
-      throw invalid(chainKey, field);
+      throw invalidStoredRecord(field, chainKey);
     }
   }
   const field = invalidRecordField(record);
-  if (field !== undefined) throw invalid(chainKey, field);
-  if (record.chainKey !== chainKey) throw invalid(chainKey, 'chainKey');
+  if (field !== undefined) throw invalidStoredRecord(field, chainKey);
+  if (record.chainKey !== chainKey) throw invalidStoredRecord('chainKey', chainKey);
   const rev = Number(fields.rev);
-  if (!Number.isSafeInteger(rev) || rev < 0) throw invalid(chainKey, 'rev');
+  if (!Number.isSafeInteger(rev) || rev < 0) throw invalidStoredRecord('rev', chainKey);
   return { record: copyRecord(record as unknown as TokenRecord), rev };
 }
 

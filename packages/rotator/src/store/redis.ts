@@ -12,6 +12,7 @@ import {
   checkUpdate,
   checkVersion,
   copyIntent,
+  invalidStoredRecord,
 } from './record.js';
 import { attempt, checkClient, checkPrefix, type RedisClient, script } from './redis-client.js';
 import {
@@ -134,9 +135,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       return await attempt(what, fn, chainKey);
     } catch (error) {
       if (!isInvalidReply(error)) throw error;
-      throw new StorageError('record_invalid', '[slack-rotator] the stored record has an invalid version', {
-        chainKey,
-      });
+      throw invalidStoredRecord('version', chainKey);
     }
   }
 

@@ -1,4 +1,4 @@
-import { invalidArgument, StorageError } from '../errors.js';
+import { invalidArgument } from '../errors.js';
 import { createSqliteLock } from '../lock/sqlite.js';
 import type { Lock } from '../lock/types.js';
 import { checkClock } from '../lock/wait.js';
@@ -9,9 +9,9 @@ import {
   checkDeleteQuery,
   checkIntent,
   checkNewRecord,
+  checkStoredRecord,
   checkUpdate,
   checkVersion,
-  invalidRecordField,
 } from './record.js';
 import {
   type BusyOptions,
@@ -70,14 +70,7 @@ function toRecord(row: unknown): TokenRecord {
       record[field] = value === 1 ? true : value === 0 ? false : value;
     else record[field] = value;
   }
-  const invalid = invalidRecordField(record);
-  if (invalid !== undefined) {
-    // Names the field only: its value may be a token.
-    throw new StorageError('record_invalid', `[slack-rotator] the stored record has an invalid ${invalid}`, {
-      ...(chainKey === undefined ? {} : { chainKey }),
-    });
-  }
-  return record as unknown as TokenRecord;
+  return checkStoredRecord(record, chainKey);
 }
 
 function parseJson(value: unknown): unknown {
