@@ -2,23 +2,18 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createRedisLock, type RedisClient } from '../src/redis.js';
 import { describeLock } from '../src/testing/lock-suite.js';
-import { deletePrefix, openClient, randomPrefix, within } from './helpers/redis.js';
+import { deletePrefix, openClient, randomPrefix, twoClients, within } from './helpers/redis.js';
 
 describeLock(
   { describe, test },
   {
     name: 'redis (two clients)',
     create() {
-      const prefix = randomPrefix();
-      const client = openClient();
-      const other = openClient();
+      const { prefix, client, other, cleanup } = twoClients(openClient);
       return {
         lock: createRedisLock({ client, prefix }),
         peer: createRedisLock({ client: other, prefix }),
-        async cleanup() {
-          await deletePrefix(client, prefix);
-          await Promise.all([client.quit(), other.quit()]);
-        },
+        cleanup,
       };
     },
   },

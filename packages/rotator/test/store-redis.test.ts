@@ -5,7 +5,7 @@ import { createRedisStore, type RedisClient, type RedisStore } from '../src/redi
 import { expiryMember } from '../src/store/redis-codec.js';
 import { BASE_AT, sampleRecord } from '../src/testing/store-fixtures.js';
 import { describeTokenStore } from '../src/testing/store-suite.js';
-import { deletePrefix, openClient, randomPrefix, startServer } from './helpers/redis.js';
+import { deletePrefix, openClient, randomPrefix, startServer, twoClients } from './helpers/redis.js';
 import { TOKEN_PATTERN } from './helpers/setup.js';
 
 describeTokenStore(
@@ -13,16 +13,11 @@ describeTokenStore(
   {
     name: 'redis (two clients)',
     create() {
-      const prefix = randomPrefix();
-      const client = openClient();
-      const other = openClient();
+      const { prefix, client, other, cleanup } = twoClients(openClient);
       return {
         store: createRedisStore({ client, prefix }),
         peer: createRedisStore({ client: other, prefix }),
-        async cleanup() {
-          await deletePrefix(client, prefix);
-          await Promise.all([client.quit(), other.quit()]);
-        },
+        cleanup,
       };
     },
   },

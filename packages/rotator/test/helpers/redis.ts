@@ -22,9 +22,21 @@ export function openClient(): Redis {
   return new Redis({ ...REDIS, maxRetriesPerRequest: 2 });
 }
 
+/** What {@link deletePrefix} needs of a client: ioredis 5 and 6 both fit. */
+interface Scanner {
+  scan(
+    cursor: string,
+    match: 'MATCH',
+    pattern: string,
+    count: 'COUNT',
+    n: number,
+  ): Promise<[string, string[]]>;
+  del(key: string): Promise<number>;
+}
+
 /** Deletes every key of `prefix` (SCAN + DEL), on every master of a Cluster. Never FLUSHALL. */
-export async function deletePrefix(client: Redis | Cluster, prefix: string): Promise<void> {
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+export async function deletePrefix(client: Scanner | Cluster, prefix: string): Promise<void> {
+  const nodes: Scanner[] = client instanceof Cluster ? client.nodes('master') : [client as Scanner];
   for (const node of nodes) {
     let cursor = '0';
     do {
@@ -34,6 +46,25 @@ export async function deletePrefix(client: Redis | Cluster, prefix: string): Pro
       await Promise.all(keys.map((key) => node.del(key)));
     } while (cursor !== '0');
   }
+}
+
+/**
+ * A fresh prefix and two clients from `open` (a process and its peer, as the conformance suites
+ * want), with the cleanup that deletes the prefix and closes both.
+ */
+export function twoClients<C extends Scanner & { quit(): Promise<unknown> }>(open: () => C) {
+  const prefix = randomPrefix();
+  const client = open();
+  const other = open();
+  return {
+    prefix,
+    client,
+    other,
+    async cleanup() {
+      await deletePrefix(client, prefix);
+      await Promise.all([client.quit(), other.quit()]);
+    },
+  };
 }
 
 async function freePort(): Promise<number> {
