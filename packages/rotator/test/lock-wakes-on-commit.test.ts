@@ -363,3 +363,109 @@ describe('postgres: what the woken waiter and the holder send', () => {
     }
   });
 });
+
+describe('a waiter already listening when its attempt was answered "held" sends no look', () => {
+  // The attempt's answer (the holder's remaining time) stands in for the wait's first look: any
+  // commit or release after it is a message the waiter hears. In a storm that look would queue
+  // behind the process's own statements; here it is counted.
+  const cases: {
+    name: string;
+    open(): Promise<{
+      holder: PairedStore;
+      waiter: PairedStore;
+      looks(): number;
+      listening(): Promise<void>;
+      cleanup(): Promise<void>;
+    }>;
+  }[] = [
+    {
+      name: 'postgres',
+      async open() {
+        const schema = db.schema();
+        await migrate(main, { schema });
+        const counted = countingPool(second, 'holder_remaining_ms');
+        const holder = createPostgresStore({ pool: main, schema });
+        const waiter = createPostgresStore({ pool: counted, schema });
+        return {
+          holder,
+          waiter,
+          looks: () => counted.statements.filter((sql) => sql.includes('holder_remaining_ms')).length,
+          listening: () =>
+            until(async () => (await listeners(db.admin, second.applicationName)).length > 0, 'listening'),
+          async cleanup() {
+            await Promise.all([holder.close(), waiter.close()]);
+            await db.dropSchema(schema);
+          },
+        };
+      },
+    },
+    {
+      name: 'redis',
+      async open() {
+        const prefix = randomPrefix();
+        const client = openClient();
+        const other = openClient();
+        let scripts = 0;
+        // Every script the waiter's client runs (attempts and looks), counted.
+        const counted = new Proxy(other, {
+          get(target, property, receiver) {
+            const value = Reflect.get(target, property, receiver);
+            if (typeof value !== 'function') return value;
+            if (property === 'evalsha' || property === 'eval') {
+              return (...args: unknown[]) => {
+                scripts += 1;
+                return value.apply(target, args);
+              };
+            }
+            return value.bind(target);
+          },
+        });
+        const holder = createRedisStore({ client, prefix });
+        const waiter = createRedisStore({ client: counted, prefix });
+        return {
+          holder,
+          waiter,
+          looks: () => scripts,
+          listening: async () => {},
+          async cleanup() {
+            await Promise.all([holder.close(), waiter.close()]);
+            await deletePrefix(client, prefix);
+            await Promise.all([client.quit(), other.quit()]);
+          },
+        };
+      },
+    },
+  ];
+
+  for (const backend of cases) {
+    test(`${backend.name}: the wait is woken by the release alone`, async () => {
+      const pair = await backend.open();
+      try {
+        const record = await pair.holder.put(sampleRecord('T0000021'));
+        const name = refreshLockName(record.chainKey);
+        const lease = await pair.holder.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+        // The waiter's process listens already: another of its waits keeps the connection.
+        const other = await pair.holder.lock.acquire('refresh:keeper', { ttlMs: LONG_MS, waitMs: 0 });
+        const keeper = track(
+          pair.waiter.lock.wait?.('refresh:keeper', { waitMs: LONG_MS }) ?? Promise.resolve(),
+        );
+        await pair.listening();
+        await pause(50);
+        await expect(pair.waiter.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
+          code: 'lock_timeout',
+        });
+        const before = pair.looks();
+        const waiting = track(pair.waiter.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+        await pause(100);
+        expect(waiting.settled(), 'the wait returned while the lock was held').toBe(false);
+        expect(pair.looks() - before, 'statements or scripts the wait sent').toBe(0);
+        await pair.holder.lock.release(lease);
+        await within(waiting.promise, 10_000, 'the waiter woke on the release');
+        await pair.holder.lock.release(other);
+        await keeper.promise;
+      } finally {
+        await pair.cleanup();
+      }
+    });
+  }
+});

@@ -46,6 +46,11 @@ export interface ReleaseListener {
    * of what the lock guards is the one a waiter resumes with.
    */
   takeHeard(name: string): boolean;
+  /**
+   * When the current connection started listening (a `performance.now()` instant), or `undefined`
+   * while not listening: every message sent after it is heard, or the connection is lost.
+   */
+  readonly listeningSince: number | undefined;
   /** True if a message about `name` was heard at or after `since` (a `performance.now()` instant). */
   heardSince(name: string, since: number): boolean;
   /**
@@ -72,6 +77,7 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
   let client: PostgresClient | undefined;
   let detach: (() => void) | undefined;
   let retryAt = 0;
+  let readyAt = 0;
   let retryDelay = RETRY_MIN_MS;
   let linger: ReturnType<typeof setTimeout> | undefined;
   let reconnect: ReturnType<typeof setTimeout> | undefined;
@@ -206,6 +212,7 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
     }
     if (client !== connection || state !== 'connecting') return;
     state = 'ready';
+    readyAt = performance.now();
     retryDelay = RETRY_MIN_MS;
     // Releases before LISTEN went unheard: every waiter looks again.
     wakeAll();
@@ -230,6 +237,10 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
   return {
     get listening() {
       return state === 'ready';
+    },
+
+    get listeningSince() {
+      return state === 'ready' ? readyAt : undefined;
     },
 
     takeHeard(name: string): boolean {

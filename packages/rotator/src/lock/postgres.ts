@@ -145,7 +145,8 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
 
   // When this process last tried each lock and found it held (performance.now(), as the attempt was
   // sent): a message about the name after that means the holder committed or released meanwhile.
-  const tried = new Map<string, number>();
+  // The holder's remaining time it was answered with comes along.
+  const tried = new Map<string, { sentAt: number; holderRemainingMs: number | undefined }>();
   const attempt = async (name: string, owner: string, ttlMs: number) => {
     const startedAt = now();
     const sentAt = performance.now();
@@ -155,10 +156,11 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
       tried.delete(name);
       return { lease: Object.freeze({ name, owner, expiresAt: startedAt + ttlMs }) };
     }
-    if (tried.size >= 10_000) tried.clear();
-    tried.set(name, sentAt);
     const remaining = toNumber(row.holder_remaining_ms);
-    return { holderRemainingMs: typeof remaining === 'number' ? Math.max(0, remaining) : undefined };
+    const holderRemainingMs = typeof remaining === 'number' ? Math.max(0, remaining) : undefined;
+    if (tried.size >= 10_000) tried.clear();
+    tried.set(name, { sentAt, holderRemainingMs });
+    return { holderRemainingMs };
   };
 
   const lock: Lock = {
@@ -208,9 +210,17 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
       const { waitMs, signal: userSignal } = waitOptions;
       return scoped(userSignal, async (signal) => {
         const deadline = performance.now() + waitMs;
-        const since = tried.get(name);
+        const failed = tried.get(name);
         tried.delete(name);
         const watch = listener.watch(name);
+        // Listening since before that attempt was sent: a commit or release after it is a message
+        // this process hears, so the attempt's answer stands in for a first look. Sparing that
+        // statement matters in a storm, where it queues for a pooled connection.
+        const since = listener.listeningSince;
+        let known =
+          failed !== undefined && since !== undefined && since <= failed.sentAt
+            ? failed.holderRemainingMs
+            : undefined;
         let pause = pollMinMs;
         try {
           for (;;) {
@@ -218,9 +228,11 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
             watch.arm();
             // The holder committed or released after this process found the lock held, before this
             // wait started watching: the caller re-reads now rather than at the next message.
-            if (since !== undefined && listener.heardSince(name, since)) return;
-            const { rows } = await run(pool, 'lock wait', holderSql, [name]);
-            const holderMs = toNumber(rows[0]?.holder_remaining_ms);
+            if (failed !== undefined && listener.heardSince(name, failed.sentAt)) return;
+            const holderMs =
+              known ??
+              toNumber((await run(pool, 'lock wait', holderSql, [name])).rows[0]?.holder_remaining_ms);
+            known = undefined;
             if (typeof holderMs !== 'number' || holderMs <= 0) return;
             const remaining = deadline - performance.now();
             if (remaining <= 0) throw lockTimeout(name, waitMs);

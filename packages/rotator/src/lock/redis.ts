@@ -75,6 +75,12 @@ export function redisLockChannel(prefix: string): string {
 /** How long past the holder's remaining TTL a waiter tries again, so Redis finds the lease run out. */
 const EXPIRY_SLACK_MS = 2;
 
+/** A failed attempt on a lock: when it was sent (performance.now()) and the holder's PTTL answer. */
+interface Attempt {
+  sentAt: number;
+  holderMs: number | undefined;
+}
+
 /** One waiting `acquire`: woken by a release message of its lock name. */
 interface Waiter {
   woken: boolean;
@@ -121,16 +127,19 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
   // performance.now()): a message after a failed attempt means the holder committed or released
   // before the caller started waiting, so its wait returns at once.
   const heard = new Map<string, number>();
-  const tried = new Map<string, number>();
-  const remember = (map: Map<string, number>, name: string, at: number) => {
+  // Each failed attempt: when it was sent, and the holder's remaining TTL it was answered with.
+  const tried = new Map<string, Attempt>();
+  const remember = <T>(map: Map<string, T>, name: string, value: T) => {
     // Forgetting only costs a late waiter its early wake-up: the release or the recheck still come.
     if (map.size >= 10_000) map.clear();
     map.delete(name);
-    map.set(name, at);
+    map.set(name, value);
   };
   const { scoped, closeScopes } = createScopes();
   let subscriber: RedisSubscriber | undefined;
   let subscribed: Promise<void> | undefined;
+  /** When the subscription was confirmed (performance.now()); every message published since is heard. */
+  let subscribedAt: number | undefined;
 
   function subscribe(): Promise<void> {
     subscribed ??= (async () => {
@@ -145,11 +154,24 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
           waiter.wake?.();
         }
       });
+      // A dropped connection loses messages until ioredis has subscribed again: until then every
+      // waiter looks at the lock first. Its own SUBSCRIBE, answered after ioredis's, ends that.
+      connection.on('close', () => {
+        subscribedAt = undefined;
+      });
+      connection.on('ready', () => {
+        if (subscriber !== connection) return;
+        connection.subscribe(channel).then(() => {
+          if (subscriber === connection) subscribedAt = performance.now();
+        }, onSubscriberError);
+      });
       await connection.subscribe(channel);
+      subscribedAt = performance.now();
     })().catch((error: unknown) => {
       subscriber?.disconnect();
       subscriber = undefined;
       subscribed = undefined;
+      subscribedAt = undefined;
       throw redisFailed('lock subscribe', error);
     });
     return subscribed;
@@ -219,7 +241,7 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
               tried.delete(name);
               return Object.freeze({ name, owner, expiresAt: startedAt + ttlMs });
             }
-            remember(tried, name, sentAt);
+            remember(tried, name, { sentAt, holderMs: typeof reply === 'number' ? reply : undefined });
             const remaining = deadline - performance.now();
             if (remaining <= 0) throw lockTimeout(name, waitMs);
             if (waiter === undefined) {
@@ -249,15 +271,24 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
           throw signal.aborted ? signal.reason : error;
         });
         const waiter = register(name);
-        const since = tried.get(name);
+        const failed = tried.get(name);
         tried.delete(name);
         try {
           // The holder committed or released after this process found the lock held, before this
           // wait was registered: the caller re-reads now rather than at the next message.
-          if (since !== undefined && (heard.get(name) ?? Number.NEGATIVE_INFINITY) >= since) return;
+          if (failed !== undefined && (heard.get(name) ?? Number.NEGATIVE_INFINITY) >= failed.sentAt) return;
+          // Subscribed before that attempt was sent: a commit or release after it is a message this
+          // process hears (or has heard, above), so the attempt's answer stands in for a first look.
+          // Sparing that round trip matters in a storm, where it queues behind the process's own work.
+          let known =
+            failed !== undefined && subscribedAt !== undefined && subscribedAt <= failed.sentAt
+              ? failed.holderMs
+              : undefined;
           for (;;) {
             if (signal.aborted) throw signal.reason;
-            const reply = await attempt('lock wait', () => HOLDER.run(client, [keyOf(name)], []), name);
+            const reply =
+              known ?? (await attempt('lock wait', () => HOLDER.run(client, [keyOf(name)], []), name));
+            known = undefined;
             if (typeof reply !== 'number' || reply === -2 || reply === 0) return;
             const remaining = deadline - performance.now();
             if (remaining <= 0) throw lockTimeout(name, waitMs);
@@ -297,6 +328,7 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
       subscriber?.disconnect();
       subscriber = undefined;
       subscribed = undefined;
+      subscribedAt = undefined;
     },
   };
 }
