@@ -15,10 +15,14 @@ import {
 } from './refresh-support.js';
 import { processRefreshResult } from './slack/outcome.js';
 import type { RawResult } from './slack/transport.js';
+import { inTurn } from './slack/turns.js';
 import type { TokenRecord, TokenUpdate } from './store/types.js';
 
 export type { RefresherSettings, RefreshRequest } from './refresh-support.js';
 export { chainRef, inactiveError, notFoundError } from './refresh-support.js';
+
+/** How many times a refresh may find its turn to send came too late for the lease before giving up. */
+const MAX_UNSENT = 3;
 
 /**
  * The refresh engine: lock, re-read, exchange, compare-and-set. One call refreshes one chain at most
@@ -163,6 +167,7 @@ export function createRefresher(settings: RefresherSettings) {
     let token = record.refreshToken;
     let usingFallback = false;
     let ambiguousRetries = 0;
+    let unsent = 0;
     let intentFor: string | undefined;
     // An intent left at this version: an earlier refresh was sent and never stored. Slack may have
     // rotated the chain and the answer was lost; the retry below uses the same token at once.
@@ -185,6 +190,8 @@ export function createRefresher(settings: RefresherSettings) {
     try {
       for (let attempts = 1; ; attempts++) {
         // The lease is checked (and extended) just before sending: a holder that lost it stops here.
+        // The request must start while the lease still outlasts the request's timeout.
+        const startBy = performance.now() + settings.lockTtlMs - settings.requestTimeoutMs;
         if (!(await lock.renew(lease, settings.lockTtlMs))) {
           const current = await read(record.chainKey);
           if (current !== undefined && current.version !== record.version) {
@@ -225,14 +232,30 @@ export function createRefresher(settings: RefresherSettings) {
           intentFor = token;
         }
         // Configuration tokens rotate at tooling.tokens.rotate, with the refresh token alone.
-        const raw =
-          record.kind === 'config'
-            ? await transport.send('tooling.tokens.rotate', { refresh_token: token })
-            : await transport.send(
+        // Started in turns (see slack/turns.ts), so a burst of refreshes leaves the loop to others.
+        const raw = await inTurn(async () => {
+          // Queued (or the process stalled) past the lease's margin: check the lease again first.
+          if (performance.now() > startBy) return undefined;
+          return record.kind === 'config'
+            ? transport.send('tooling.tokens.rotate', { refresh_token: token })
+            : transport.send(
                 'oauth.v2.access',
                 { grant_type: 'refresh_token', refresh_token: token },
                 credentials,
               );
+        });
+        if (raw === undefined) {
+          // Nothing was sent: the intent stays (a later holder presents the same token, unspent).
+          if (++unsent < MAX_UNSENT) continue;
+          throw failure(
+            record,
+            new RetryLaterError(
+              'lease_lost',
+              `[slack-rotator] the refresh of ${record.chainKey} could not start while the lock's lease outlasted requestTimeoutMs; is lockTtlMs long enough?`,
+              { chainKey: record.chainKey },
+            ),
+          );
+        }
         const outcome = processRefreshResult(raw, {
           startedAt,
           expectedTokenType: record.kind === 'config' ? undefined : record.kind,
