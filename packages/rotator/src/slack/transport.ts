@@ -1,3 +1,5 @@
+import { createNodeHttp, type HttpAnswer, sendWithFetch } from './node-http.js';
+
 /**
  * Sends one form-encoded POST to a Slack Web API method and says what came back, without judging
  * it. No retries here: the engine owns the retry policy.
@@ -9,7 +11,8 @@ export type ClientAuthMethod = 'basic' | 'form';
 export interface TransportOptions {
   /** Base URL ending in `/api/`. */
   slackApiUrl: string;
-  fetch: typeof globalThis.fetch;
+  /** A `fetch` to send with; `undefined`: `node:http(s)` with keep-alive agents (see node-http.ts). */
+  fetch: typeof globalThis.fetch | undefined;
   /** How long to wait for an answer before calling the outcome ambiguous (ms). */
   timeoutMs: number;
   /**
@@ -54,7 +57,7 @@ export function buildRequest(
   method: string,
   params: Record<string, string>,
   auth: RequestAuth | undefined,
-): { url: string; init: RequestInit } {
+): { url: string; headers: Record<string, string>; body: string } {
   const body = new URLSearchParams(params);
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
@@ -69,11 +72,11 @@ export function buildRequest(
     body.set('client_id', auth.clientId);
     body.set('client_secret', auth.clientSecret);
   }
-  return { url: new URL(method, options.slackApiUrl).href, init: { method: 'POST', headers, body } };
+  return { url: new URL(method, options.slackApiUrl).href, headers, body: body.toString() };
 }
 
-async function read(response: Response, now: () => number): Promise<RawResult> {
-  const contentType = response.headers.get('content-type');
+async function read(response: HttpAnswer, now: () => number): Promise<RawResult> {
+  const contentType = response.header('content-type');
   const text = await response.text();
   let body: unknown;
   try {
@@ -88,7 +91,7 @@ async function read(response: Response, now: () => number): Promise<RawResult> {
     kind: 'json',
     status: response.status,
     body: body as Record<string, unknown>,
-    retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), now()),
+    retryAfterMs: parseRetryAfter(response.header('retry-after'), now()),
   };
 }
 
@@ -101,19 +104,20 @@ export interface Transport {
 /** Creates the transport. `now` is only used to interpret `Retry-After` dates. */
 export function createTransport(options: TransportOptions, now: () => number): Transport {
   const inFlight = new Set<AbortController>();
+  const own = options.fetch === undefined ? createNodeHttp() : undefined;
+  const sendHttp = own?.send ?? sendWithFetch(options.fetch ?? globalThis.fetch);
 
   async function send(
     method: string,
     params: Record<string, string>,
     auth?: RequestAuth,
   ): Promise<RawResult> {
-    const { url, init } = buildRequest(options, method, params, auth);
+    const { url, headers, body } = buildRequest(options, method, params, auth);
     const controller = new AbortController();
     inFlight.add(controller);
     const hardStop = setTimeout(() => controller.abort(), options.timeoutMs + options.lateAnswerMs);
     hardStop.unref?.();
-    const answer: Promise<RawResult> = options
-      .fetch(url, { ...init, signal: controller.signal })
+    const answer: Promise<RawResult> = sendHttp(url, { headers, body, signal: controller.signal })
       .then((response) => read(response, now))
       .catch((cause: unknown): RawResult => ({ kind: 'network', cause }))
       .finally(() => {
@@ -137,6 +141,7 @@ export function createTransport(options: TransportOptions, now: () => number): T
     close() {
       for (const controller of inFlight) controller.abort();
       inFlight.clear();
+      own?.close();
     },
   };
 }
