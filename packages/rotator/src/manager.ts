@@ -201,7 +201,9 @@ export function createRotator(options: RotatorOptions): Rotator {
 
   function refreshInBackground(record: TokenRecord): void {
     const task = flights
-      .run(record.chainKey, () => refresher.refresh(record.chainKey, { isDue: (r) => isDue(r) }))
+      .run(record.chainKey, () =>
+        refresher.refresh(record.chainKey, { known: record, isDue: (r) => isDue(r) }),
+      )
       .catch((error: unknown) => {
         logger.warn(
           { chainKey: record.chainKey, err: describeError(error) },
@@ -238,7 +240,7 @@ export function createRotator(options: RotatorOptions): Rotator {
     }
     try {
       return await flights.run(record.chainKey, () =>
-        refresher.refresh(record.chainKey, { isDue: (r) => isDue(r, minValidityMs) }),
+        refresher.refresh(record.chainKey, { known: record, isDue: (r) => isDue(r, minValidityMs) }),
       );
     } catch (error) {
       // A transient failure never takes away a token that still works.
@@ -438,8 +440,8 @@ export function createRotator(options: RotatorOptions): Rotator {
     if (ifToken !== undefined && record.accessToken !== ifToken) return infoOf(await resolve(key, 0));
     const request =
       ifToken === undefined
-        ? { force: options.force === true, isDue: (r: TokenRecord) => isDue(r) }
-        : { ifAccessToken: ifToken, isDue: (r: TokenRecord) => isDue(r) };
+        ? { known: record, force: options.force === true, isDue: (r: TokenRecord) => isDue(r) }
+        : { known: record, ifAccessToken: ifToken, isDue: (r: TokenRecord) => isDue(r) };
     const next = await flights.run(record.chainKey, () => refresher.refresh(record.chainKey, request));
     return infoOf(next);
   }

@@ -4,6 +4,7 @@ import type { Lock } from './lock/types.js';
 import type { Logger } from './logger.js';
 import type { ClientCredentials, Transport } from './slack/transport.js';
 import type { TokenRecord, TokenStore } from './store/types.js';
+import { inTurn, type Stage } from './turns.js';
 
 /** The settings the refresh engine runs with (resolved from the rotator's options). */
 export interface RefresherSettings {
@@ -31,6 +32,8 @@ export interface RefresherSettings {
 
 /** Why a refresh is wanted, and what makes it unnecessary. */
 export interface RefreshRequest {
+  /** The chain's record as the caller read it from the store a moment ago: taken as the first read. */
+  known?: TokenRecord;
   /** Refresh even when the token is not due; satisfied by any rotation since `seenVersion`. */
   force?: boolean;
   /** Refresh only while this is still the stored access token (after `token_expired`). */
@@ -76,9 +79,15 @@ export function notFoundError(chainKey: string): ReauthorizationRequiredError {
 }
 
 /** Wraps a store failure (anything that is not already a RotatorError) without its message. */
-export async function guard<T>(operation: string, chainKey: string, run: () => Promise<T>): Promise<T> {
+export async function guard<T>(
+  operation: string,
+  chainKey: string,
+  run: () => Promise<T>,
+  stage: Stage = 'new',
+): Promise<T> {
   try {
-    return await run();
+    // Started in turns (see turns.ts): a burst of store calls leaves the event loop to others.
+    return await inTurn(run, stage);
   } catch (error) {
     if (isRotatorError(error)) throw error;
     throw new StorageError(

@@ -15,8 +15,8 @@ import {
 } from './refresh-support.js';
 import { processRefreshResult } from './slack/outcome.js';
 import type { RawResult } from './slack/transport.js';
-import { inTurn } from './slack/turns.js';
 import type { TokenRecord, TokenUpdate } from './store/types.js';
+import { inTurn } from './turns.js';
 
 export type { RefresherSettings, RefreshRequest } from './refresh-support.js';
 export { chainRef, inactiveError, notFoundError } from './refresh-support.js';
@@ -31,9 +31,13 @@ const MAX_UNSENT = 3;
 export function createRefresher(settings: RefresherSettings) {
   const { store, lock, transport, credentials, now, logger, events } = settings;
 
+  // Each I/O start says its stage (see turns.ts): a waiter's wait and its re-read when woken, the
+  // commit and the release finish calls and go first; then new calls' reads and lock attempts;
+  // then a holder's other steps. A burst must not hold up the calls it would let finish.
   const read = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey));
+  const heldRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'hold');
   const cas = (chainKey: string, version: number, update: TokenUpdate) =>
-    guard('compareAndSet', chainKey, () => store.compareAndSet(chainKey, version, update));
+    guard('compareAndSet', chainKey, () => store.compareAndSet(chainKey, version, update), 'finish');
 
   /** True when `record` already satisfies the request (a peer rotated, or nothing is due). */
   function satisfied(record: TokenRecord, request: RefreshRequest, initial: TokenRecord): boolean {
@@ -48,7 +52,7 @@ export function createRefresher(settings: RefresherSettings) {
     return error;
   }
 
-  const { commit, watchLate, markDead } = createCommitter({ settings, read, cas, failure });
+  const { commit, watchLate, markDead } = createCommitter({ settings, read: heldRead, cas, failure });
 
   /** Refreshes the chain if still needed. Returns the record to serve. */
   async function refresh(chainKey: string, request: RefreshRequest): Promise<TokenRecord> {
@@ -73,7 +77,8 @@ export function createRefresher(settings: RefresherSettings) {
     request: RefreshRequest,
     seen: { record?: TokenRecord },
   ): Promise<TokenRecord> {
-    let record = await read(chainKey);
+    // The caller's own read of a moment ago, if it has one, decides as well as another would.
+    let record = request.known?.chainKey === chainKey ? request.known : await read(chainKey);
     if (record === undefined) throw notFoundError(chainKey);
     seen.record = record;
     if (record.status !== 'active') throw inactiveError(record);
@@ -85,20 +90,23 @@ export function createRefresher(settings: RefresherSettings) {
       let lease: Lease | undefined;
       const waitStartedAt = now();
       if (lock.wait === undefined) {
-        lease = await lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: settings.lockWaitMs });
+        lease = await inTurn(() =>
+          lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: settings.lockWaitMs }),
+        );
       } else {
         // A busy lock means a peer is refreshing: wait for it to finish without taking the lock,
         // then look at what it stored. Only if it left the chain due does this caller try again.
         const waitUntil = performance.now() + settings.lockWaitMs;
+        const wait = lock.wait.bind(lock);
         for (;;) {
           try {
-            lease = await lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: 0 });
+            lease = await inTurn(() => lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: 0 }));
             break;
           } catch (error) {
             if (!isRotatorError(error) || error.code !== 'lock_timeout') throw error;
           }
-          await lock.wait(name, { waitMs: Math.max(0, waitUntil - performance.now()) });
-          const current = await read(chainKey);
+          await inTurn(() => wait(name, { waitMs: Math.max(0, waitUntil - performance.now()) }), 'finish');
+          const current = await guard('get', chainKey, () => store.get(chainKey), 'finish');
           if (current === undefined) throw notFoundError(chainKey);
           settings.onRecord(current);
           if (current.status !== 'active') throw inactiveError(current);
@@ -111,14 +119,14 @@ export function createRefresher(settings: RefresherSettings) {
       events.emit('lock-acquired', { ...chainRef(initial), waitedMs: now() - waitStartedAt });
       let attempt: Attempt;
       try {
-        record = await read(chainKey);
+        record = await heldRead(chainKey);
         if (record === undefined) throw notFoundError(chainKey);
         settings.onRecord(record);
         if (record.status !== 'active') throw inactiveError(record);
         if (satisfied(record, request, initial)) return record;
         attempt = await exchange(record, lease);
       } finally {
-        await lock.release(lease).catch((error: unknown) => {
+        await inTurn(() => lock.release(lease), 'finish').catch((error: unknown) => {
           logger.warn({ chainKey, err: describeError(error) }, 'slack-rotator lock release failed');
         });
       }
@@ -183,8 +191,11 @@ export function createRefresher(settings: RefresherSettings) {
     /** Clears our intent after an answer that spent nothing, unless an earlier attempt may have. */
     const clearIntent = async () => {
       if (intentFor === undefined || maybeSpent()) return;
-      await guard('recordIntent', record.chainKey, () =>
-        store.recordIntent(record.chainKey, record.version, null),
+      await guard(
+        'recordIntent',
+        record.chainKey,
+        () => store.recordIntent(record.chainKey, record.version, null),
+        'hold',
       );
     };
     try {
@@ -192,8 +203,8 @@ export function createRefresher(settings: RefresherSettings) {
         // The lease is checked (and extended) just before sending: a holder that lost it stops here.
         // The request must start while the lease still outlasts the request's timeout.
         const startBy = performance.now() + settings.lockTtlMs - settings.requestTimeoutMs;
-        if (!(await lock.renew(lease, settings.lockTtlMs))) {
-          const current = await read(record.chainKey);
+        if (!(await inTurn(() => lock.renew(lease, settings.lockTtlMs), 'hold'))) {
+          const current = await heldRead(record.chainKey);
           if (current !== undefined && current.version !== record.version) {
             events.emit('race-recovered', { ...chainRef(current), how: 'peer_rotated' });
             return { record: current };
@@ -212,17 +223,21 @@ export function createRefresher(settings: RefresherSettings) {
         const startedAt = now();
         if (intentFor !== token) {
           // Write-ahead: before Slack can spend the token, note that we are presenting it.
-          const written = await guard('recordIntent', record.chainKey, () =>
-            store.recordIntent(record.chainKey, record.version, {
-              version: record.version,
-              fingerprint: settings.fingerprint(token),
-              startedAt,
-              deadlineAt: startedAt + settings.requestTimeoutMs,
-            }),
+          const written = await guard(
+            'recordIntent',
+            record.chainKey,
+            () =>
+              store.recordIntent(record.chainKey, record.version, {
+                version: record.version,
+                fingerprint: settings.fingerprint(token),
+                startedAt,
+                deadlineAt: startedAt + settings.requestTimeoutMs,
+              }),
+            'hold',
           );
           if (!written) {
             events.emit('cas-conflict', { ...chainRef(record), operation: 'intent' });
-            const current = await read(record.chainKey);
+            const current = await heldRead(record.chainKey);
             if (current === undefined) throw notFoundError(record.chainKey);
             settings.onRecord(current);
             if (current.status !== 'active') throw inactiveError(current);
@@ -232,7 +247,7 @@ export function createRefresher(settings: RefresherSettings) {
           intentFor = token;
         }
         // Configuration tokens rotate at tooling.tokens.rotate, with the refresh token alone.
-        // Started in turns (see slack/turns.ts), so a burst of refreshes leaves the loop to others.
+        // Started in turns (see turns.ts), so a burst of refreshes leaves the loop to others.
         const raw = await inTurn(async () => {
           // Queued (or the process stalled) past the lease's margin: check the lease again first.
           if (performance.now() > startBy) return undefined;
@@ -243,7 +258,7 @@ export function createRefresher(settings: RefresherSettings) {
                 { grant_type: 'refresh_token', refresh_token: token },
                 credentials,
               );
-        });
+        }, 'hold');
         if (raw === undefined) {
           // Nothing was sent: the intent stays (a later holder presents the same token, unspent).
           if (++unsent < MAX_UNSENT) continue;
@@ -361,7 +376,7 @@ export function createRefresher(settings: RefresherSettings) {
               ),
             );
           case 'terminal': {
-            const current = await read(record.chainKey);
+            const current = await heldRead(record.chainKey);
             if (current !== undefined && current.version !== record.version) {
               logger.info(
                 { chainKey: record.chainKey },

@@ -220,6 +220,17 @@ describe('reencrypt while rotators refresh', () => {
     for (let i = 0; i < chains; i += 1) await h.installWith({ teamId: `T${i}` });
     const rotator = h.another({ encryption: ring12 });
 
+    // Re-encryption starts while refreshes are in flight: when every busy chain's lock is held
+    // (Slack answers in 15 ms), before their first rotation has stored a pair under k2. The memory
+    // store's calls settle without I/O, so a re-encryption started at another moment can run from
+    // start to end while no lock is held.
+    let acquired = 0;
+    const held = new Promise<void>((resolve) => {
+      rotator.on('lock-acquired', () => {
+        acquired += 1;
+        if (acquired === chains / 2) resolve();
+      });
+    });
     let refreshing = true;
     let rotations = 0;
     // Half the chains refresh back to back the whole time; the other half sit idle.
@@ -243,6 +254,7 @@ describe('reencrypt while rotators refresh', () => {
         }
       },
     };
+    await held;
     const progress: ReencryptProgress[] = [];
     const result = await reencrypt(raw, ring12, { batchSize: 5, lock, onProgress: (p) => progress.push(p) });
     refreshing = false;

@@ -1,52 +1,103 @@
-// Slack requests start one per event-loop turn (slack/turns.ts): a burst of refreshes asked for in
-// one run of microtasks must not hold the loop for the whole burst.
+// I/O starts a few milliseconds' worth per event-loop turn (slack/turns.ts): a burst asked for in
+// one run of microtasks must not hold the loop for the whole burst, and a lone call starts at once.
 import { describe, expect, test } from 'vitest';
-import { inTurn } from '../src/slack/turns.js';
+import { inTurn, SLICE_MS } from '../src/turns.js';
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Keeps the CPU busy for `ms`, as starting a request does on a busy machine. */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // spin
+  }
+}
 
 describe('inTurn', () => {
-  test('starts in the order asked, one per turn, and lets I/O callbacks run between starts', async () => {
+  test('queued starts go by stage: finish, then new, then hold; each stage in the order asked', async () => {
+    await nextTurn();
     const order: string[] = [];
-    const starts = Array.from({ length: 20 }, (_, i) =>
+    const calls: Promise<unknown>[] = [];
+    // Use up the turn, so that everything after is queued.
+    calls.push(inTurn(async () => busy(SLICE_MS + 1)));
+    for (const [name, stage] of [
+      ['new 1', 'new'],
+      ['hold 1', 'hold'],
+      ['finish 1', 'finish'],
+      ['new 2', 'new'],
+      ['finish 2', 'finish'],
+      ['hold 2', 'hold'],
+    ] as const) {
+      calls.push(
+        inTurn(async () => {
+          order.push(name);
+        }, stage),
+      );
+    }
+    await Promise.all(calls);
+    expect(order).toEqual(['finish 1', 'finish 2', 'new 1', 'new 2', 'hold 1', 'hold 2']);
+  });
+
+  test('a lone start runs at once, in the caller’s turn', async () => {
+    await nextTurn();
+    let ran = false;
+    const result = inTurn(async () => {
+      ran = true;
+      return 'done';
+    });
+    expect(ran).toBe(true);
+    await expect(result).resolves.toBe('done');
+  });
+
+  test('a burst is cut into turns: a callback asked for after it runs before the burst ends', async () => {
+    await nextTurn();
+    const order: string[] = [];
+    const count = 20;
+    const starts = Array.from({ length: count }, (_, i) =>
       inTurn(async () => {
+        busy(SLICE_MS / 2);
         order.push(`start ${i}`);
         return i;
       }),
     );
-    // Asked for after the 20 starts: with every start in one turn it would run after all of them.
+    const ranAtOnce = order.length;
+    // Asked for after the burst: if the whole burst ran in one turn it would come after all of it.
     setImmediate(() => order.push('another callback'));
-    expect(await Promise.all(starts)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    expect(order.indexOf('another callback')).toBeGreaterThan(-1);
-    expect(order.indexOf('another callback'), order.join(', ')).toBeLessThan(order.indexOf('start 1'));
+    expect(await Promise.all(starts)).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(ranAtOnce, 'starts run at once before the turn was used up').toBeGreaterThan(0);
+    expect(ranAtOnce).toBeLessThan(count);
+    expect(order.indexOf('another callback'), order.join(', ')).toBeLessThan(
+      order.indexOf(`start ${count - 1}`),
+    );
     expect(order.filter((entry) => entry.startsWith('start'))).toEqual(
-      Array.from({ length: 20 }, (_, i) => `start ${i}`),
+      Array.from({ length: count }, (_, i) => `start ${i}`),
     );
   });
 
-  test('a start that throws or rejects fails its own call only', async () => {
-    const thrown = inTurn((): Promise<number> => {
-      throw new Error('thrown synchronously');
-    });
-    const rejected = inTurn(() => Promise.reject(new Error('rejected')));
-    const fine = inTurn(async () => 'fine');
-    await expect(thrown).rejects.toThrow('thrown synchronously');
-    await expect(rejected).rejects.toThrow('rejected');
-    await expect(fine).resolves.toBe('fine');
-  });
-
-  test('a start asked for from inside a start runs after the ones already queued', async () => {
-    const order: number[] = [];
-    let inner: Promise<void> | undefined;
-    const first = inTurn(async () => {
-      order.push(1);
-      inner = inTurn(async () => {
-        order.push(3);
-      });
-    });
-    const second = inTurn(async () => {
-      order.push(2);
-    });
-    await Promise.all([first, second]);
-    await inner;
-    expect(order).toEqual([1, 2, 3]);
+  test('a start that throws or rejects fails its own call only, queued or not', async () => {
+    await nextTurn();
+    const calls = [
+      inTurn((): Promise<number> => {
+        throw new Error('thrown synchronously');
+      }),
+      inTurn(() => Promise.reject(new Error('rejected'))),
+      inTurn(async () => {
+        busy(SLICE_MS + 1);
+        return 'slow';
+      }),
+      // Queued behind the slow one: the turn was used up.
+      inTurn((): Promise<number> => {
+        throw new Error('thrown in a later turn');
+      }),
+      inTurn(async () => 'fine'),
+    ];
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([
+      'thrown synchronously',
+      'rejected',
+      'slow',
+      'thrown in a later turn',
+      'fine',
+    ]);
   });
 });
