@@ -79,8 +79,8 @@ const backends: { name: string; create(): Promise<Pair> }[] = [
       return {
         store,
         peer,
-        // The lock subscribes before its first look: a wait that is pending is subscribed.
-        peerListening: async () => {},
+        // Its lock subscribes on its first wait; under load that takes longer than any fixed pause.
+        peerListening: () => subscribed(client, prefix),
         async cleanup() {
           await Promise.all([store.close(), peer.close()]);
           await deletePrefix(client, prefix);
@@ -92,6 +92,14 @@ const backends: { name: string; create(): Promise<Pair> }[] = [
 ];
 
 const LONG_MS = 30_000;
+
+/** Resolves once some lock with this prefix subscribes (its first wait subscribes; under load that takes a while). */
+function subscribed(client: ReturnType<typeof openClient>, prefix: string): Promise<void> {
+  return until(async () => {
+    const reply = (await client.pubsub('NUMSUB', `${prefix}:lock:released`)) as unknown[];
+    return Number(reply[1]) > 0;
+  }, 'a lock subscribes');
+}
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts a wait and reports whether it settled. */
@@ -426,7 +434,7 @@ describe('a waiter already listening when its attempt was answered "held" sends 
           holder,
           waiter,
           looks: () => scripts,
-          listening: async () => {},
+          listening: () => subscribed(client, prefix),
           async cleanup() {
             await Promise.all([holder.close(), waiter.close()]);
             await deletePrefix(client, prefix);
@@ -468,4 +476,81 @@ describe('a waiter already listening when its attempt was answered "held" sends 
       }
     });
   }
+});
+
+describe('redis: the commit pushes the new record to the waiters it wakes', () => {
+  /** A second client whose HGETALLs (record reads) are counted. */
+  function countingClient() {
+    const client = openClient();
+    let reads = 0;
+    const counted = new Proxy(client, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        if (property === 'hgetall') {
+          return (...args: unknown[]) => {
+            reads += 1;
+            return value.apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+    return { client, counted, reads: () => reads };
+  }
+
+  test('a woken waiter gets the new record from the message; the next read goes to Redis', async () => {
+    const prefix = randomPrefix();
+    const client = openClient();
+    const peerClient = countingClient();
+    const store = createRedisStore({ client, prefix });
+    const peer = createRedisStore({ client: peerClient.counted, prefix });
+    try {
+      const record = await store.put(sampleRecord('T0000031'));
+      const name = refreshLockName(record.chainKey);
+      const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+      const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+      await subscribed(client, prefix);
+      const stored = await store.compareAndSet(record.chainKey, record.version, {
+        accessToken: 'xoxe.xoxb-1-pushed',
+        expiresAt: 5,
+        updatedAt: 5,
+      });
+      await within(waiting.promise, 10_000, 'the waiter woke on the commit');
+      const before = peerClient.reads();
+      const woken = await peer.get(record.chainKey);
+      expect(woken).toEqual(stored);
+      expect(peerClient.reads() - before, 'records read from Redis for the woken waiter').toBe(0);
+      expect(await peer.get(record.chainKey)).toEqual(stored);
+      expect(peerClient.reads() - before, 'a later read is a read').toBe(1);
+      await store.lock.release(lease);
+    } finally {
+      await Promise.all([store.close(), peer.close()]);
+      await deletePrefix(client, prefix);
+      await Promise.all([client.quit(), peerClient.client.quit()]);
+    }
+  });
+
+  test('a message whose record is unusable wakes the waiter, who then reads the record', async () => {
+    const prefix = randomPrefix();
+    const client = openClient();
+    const peerClient = countingClient();
+    const store = createRedisStore({ client, prefix });
+    const peer = createRedisStore({ client: peerClient.counted, prefix });
+    try {
+      const record = await store.put(sampleRecord('T0000032'));
+      const name = refreshLockName(record.chainKey);
+      const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+      await subscribed(client, prefix);
+      await client.publish(`${prefix}:lock:released`, `${name}\n["not", "a record`);
+      await within(waiting.promise, 10_000, 'the waiter woke on the message');
+      const before = peerClient.reads();
+      expect(await peer.get(record.chainKey)).toEqual(record);
+      expect(peerClient.reads() - before).toBe(1);
+    } finally {
+      await Promise.all([store.close(), peer.close()]);
+      await deletePrefix(client, prefix);
+      await Promise.all([client.quit(), peerClient.client.quit()]);
+    }
+  });
 });

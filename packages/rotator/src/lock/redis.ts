@@ -106,6 +106,26 @@ interface Waiter {
  * @throws TypeError (`ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE`) for invalid options.
  */
 export function createRedisLock(options: RedisLockOptions): Lock & { close(): Promise<void> } {
+  return createPairedRedisLock(options).lock;
+}
+
+/** How long a pushed record is taken as the newest, after its message (ms). */
+const PUSHED_MS = 1_000;
+
+/**
+ * The lock and what its messages carried, for the Redis store it belongs to: the store's
+ * compare-and-set publishes the new record with the lock name, and a waiter woken by that message
+ * takes it (`takePushed`) instead of reading the record again.
+ * @internal
+ */
+export function createPairedRedisLock(options: RedisLockOptions): {
+  lock: Lock & { close(): Promise<void> };
+  /**
+   * The record (the hash as a JSON array of fields and values) the last commit of `name` published,
+   * if this process heard it within the last second and nobody took it yet; `undefined` otherwise.
+   */
+  takePushed(name: string): string | undefined;
+} {
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options must be an object with a client', 'ERR_INVALID_ARG_TYPE');
   }
@@ -127,6 +147,8 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
   // performance.now()): a message after a failed attempt means the holder committed or released
   // before the caller started waiting, so its wait returns at once.
   const heard = new Map<string, number>();
+  // The record the store's last commit of each name pushed with its message (see takePushed).
+  const pushed = new Map<string, { at: number; record: string }>();
   // Each failed attempt: when it was sent, and the holder's remaining TTL it was answered with.
   const tried = new Map<string, Attempt>();
   const remember = <T>(map: Map<string, T>, name: string, value: T) => {
@@ -146,9 +168,14 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
       const connection = client.duplicate();
       subscriber = connection;
       connection.on('error', onSubscriberError);
-      connection.on('message', (from, name) => {
+      connection.on('message', (from, message) => {
         if (from !== channel) return;
-        remember(heard, name, performance.now());
+        // A release sends the lock name; a store's commit the name, a newline and the new record.
+        const cut = message.indexOf('\n');
+        const name = cut < 0 ? message : message.slice(0, cut);
+        const at = performance.now();
+        remember(heard, name, at);
+        if (cut >= 0) remember(pushed, name, { at, record: message.slice(cut + 1) });
         for (const waiter of waiters.get(name) ?? []) {
           waiter.woken = true;
           waiter.wake?.();
@@ -158,6 +185,8 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
       // waiter looks at the lock first. Its own SUBSCRIBE, answered after ioredis's, ends that.
       connection.on('close', () => {
         subscribedAt = undefined;
+        // Messages may go unheard now: a record pushed before might not be the newest any more.
+        pushed.clear();
       });
       connection.on('ready', () => {
         if (subscriber !== connection) return;
@@ -218,7 +247,14 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
     });
   }
 
-  return {
+  function takePushed(name: string): string | undefined {
+    const found = pushed.get(name);
+    if (found === undefined) return undefined;
+    pushed.delete(name);
+    return performance.now() - found.at <= PUSHED_MS ? found.record : undefined;
+  }
+
+  const lock = {
     async acquire(name: string, acquireOptions: AcquireOptions): Promise<Lease> {
       checkAcquire(name, acquireOptions);
       const { waitMs, signal: userSignal } = acquireOptions;
@@ -329,6 +365,8 @@ export function createRedisLock(options: RedisLockOptions): Lock & { close(): Pr
       subscriber = undefined;
       subscribed = undefined;
       subscribedAt = undefined;
+      pushed.clear();
     },
   };
+  return { lock, takePushed };
 }

@@ -41,15 +41,17 @@ return redis.call('HGETALL', KEYS[1])
  * `compareAndSet`: KEYS[1] record; ARGV[1] expected version, ARGV[2] the store's lock channel ('' for
  * none), ARGV[3] the chain's refresh lock name, ARGV[4…] field/value pairs. Returns the new hash, or
  * nil when the version does not match (or there is no record). A write that matched publishes the lock
- * name, in the same script: the lock's waiters wake at the commit, not at the holder's release.
+ * name, a newline and the new hash (a JSON array of fields and values) in the same script: the lock's
+ * waiters wake at the commit, not at the holder's release, and have the new pair without reading it.
  */
 export const COMPARE_AND_SET = `${NEXT_REV}
 local current = redis.call('HMGET', KEYS[1], 'version', 'rev')
 if not current[1] or tonumber(current[1]) ~= tonumber(ARGV[1]) then return false end
 redis.call('HSET', KEYS[1], 'version', string.format('%.0f', tonumber(ARGV[1]) + 1),
   'rev', nextRev(current[2]), unpack(ARGV, 4))
-if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
-return redis.call('HGETALL', KEYS[1])
+local hash = redis.call('HGETALL', KEYS[1])
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\\n' .. cjson.encode(hash)) end
+return hash
 `;
 
 /**

@@ -1,6 +1,6 @@
 import { invalidArgument, StorageError } from '../errors.js';
 import { refreshLockName } from '../lock/names.js';
-import { createRedisLock, redisLockChannel } from '../lock/redis.js';
+import { createPairedRedisLock, redisLockChannel } from '../lock/redis.js';
 import type { Lock } from '../lock/types.js';
 import { checkClock } from '../lock/wait.js';
 import { planList } from './list.js';
@@ -115,7 +115,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   if (typeof onIndexError !== 'function') {
     throw invalidArgument('onIndexError must be a function', 'ERR_INVALID_ARG_TYPE');
   }
-  const lock = createRedisLock({
+  const { lock, takePushed } = createPairedRedisLock({
     client,
     prefix,
     now,
@@ -124,6 +124,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const index = createRedisIndex(client, prefix);
   // Each compare-and-set publishes on the store's lock channel: its waiters wake at the commit.
   const channel = redisLockChannel(prefix);
+
+  /** A record a commit's message carried, decoded and checked; `undefined` if unusable (then it is read). */
+  function pushedRecord(chainKey: string, message: string): TokenRecord | undefined {
+    try {
+      const hash: unknown = JSON.parse(message);
+      return Array.isArray(hash) ? decodeRecord(chainKey, hash)?.record : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 
   async function read(chainKey: string): Promise<StoredRecord | undefined> {
     const hash = await attempt('get', () => client.hgetall(index.recordKey(chainKey)), chainKey);
@@ -153,6 +163,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     async get(chainKey: string): Promise<TokenRecord | undefined> {
       checkChainKey(chainKey);
+      // A waiter its lock just woke with a commit's message has the new record already: the
+      // compare-and-set published it (see COMPARE_AND_SET). Anything else is read.
+      const pushed = takePushed(refreshLockName(chainKey));
+      if (pushed !== undefined) {
+        const record = pushedRecord(chainKey, pushed);
+        if (record !== undefined) return record;
+      }
       return (await read(chainKey))?.record;
     },
 
