@@ -200,7 +200,7 @@ export async function openStore(
       },
     };
   }
-  const client = new Redis(backend.url);
+  const client = new Redis(backend.url, { enableAutoPipelining: process.env.STORM_AUTOPIPELINE === '1' });
   client.on('error', () => {});
   const lockKey = `${backend.prefix}:lock:{`;
   const chainKeyOf = `${backend.prefix}:chain:{`;

@@ -11,6 +11,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { availableParallelism, cpus, loadavg } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRotator } from '../packages/rotator/src/manager.js';
 import { createFakeSlack } from '../packages/rotator/src/testing/fake-slack.js';
@@ -197,6 +199,14 @@ async function runStorm(kind: BackendKind, run: number, chains: number): Promise
         warned.set(warning, (warned.get(warning) ?? new Set()).add(`${kind} ${chains}×${run} w${w}`));
       }
     });
+    if (process.env.STORM_DUMP) {
+      // STORM_DUMP=<dir>: what each worker reported, raw, to study one run's timeline.
+      await mkdir(process.env.STORM_DUMP, { recursive: true });
+      await writeFile(
+        path.join(process.env.STORM_DUMP, `${kind}-${chains}-${run}.json`),
+        JSON.stringify({ goAt, results, loads }),
+      );
+    }
     const analysis = analyze(results, goAt, LOCK_RECHECK_MS);
 
     const served = new Map<string, string | undefined>();
