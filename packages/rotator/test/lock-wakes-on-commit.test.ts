@@ -392,12 +392,29 @@ describe('a waiter already listening when its attempt was answered "held" sends 
         const schema = db.schema();
         await migrate(main, { schema });
         const counted = countingPool(second, 'holder_remaining_ms');
+        // Looks go on the listening connection when there is one: its statements are counted too.
+        const onListen: string[] = [];
+        const listen = {
+          query: (text: string, values?: unknown[]) => second.query(text, values),
+          async connect() {
+            const client = await second.connect();
+            const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
+            Object.assign(client, {
+              query(text: string, values?: unknown[]) {
+                onListen.push(text);
+                return query(text, values);
+              },
+            });
+            return client;
+          },
+        };
         const holder = createPostgresStore({ pool: main, schema });
-        const waiter = createPostgresStore({ pool: counted, schema });
+        const waiter = createPostgresStore({ pool: counted, schema, listen: listen as PostgresPool });
         return {
           holder,
           waiter,
-          looks: () => counted.statements.filter((sql) => sql.includes('holder_remaining_ms')).length,
+          looks: () =>
+            [...counted.statements, ...onListen].filter((sql) => sql.includes('holder_remaining_ms')).length,
           listening: () =>
             until(async () => (await listeners(db.admin, second.applicationName)).length > 0, 'listening'),
           async cleanup() {

@@ -5,6 +5,12 @@ import type {
   PostgresQueryResult,
 } from '../store/postgres-pool.js';
 
+/**
+ * Leads every statement run on the listening connection (waiters' batched looks and re-reads), so
+ * that `pg_stat_activity` tells that connection apart even when its last statement is not `LISTEN`.
+ */
+export const LISTENER_TAG = '/* slack-rotator listener */';
+
 /** How long the listening connection is kept after the last waiter stops (ms). */
 const LINGER_MS = 5_000;
 /** The first and the longest pause before connecting again after the connection was lost (ms). */

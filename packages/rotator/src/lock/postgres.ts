@@ -8,7 +8,8 @@ import {
   tablesFor,
   toNumber,
 } from '../store/postgres-pool.js';
-import { createReleaseListener, type ReleaseListener } from './postgres-listener.js';
+import { createRereads } from '../store/postgres-rereads.js';
+import { createReleaseListener, LISTENER_TAG, type ReleaseListener } from './postgres-listener.js';
 import type { AcquireOptions, Lease, Lock } from './types.js';
 import {
   checkAcquire,
@@ -136,6 +137,25 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
     WHERE name = $1 AND owner = $2 AND expires_at > clock_timestamp()`;
   const holderSql = `SELECT extract(epoch FROM expires_at - clock_timestamp())::float8 * 1000 AS holder_remaining_ms
     FROM ${table} WHERE name = $1`;
+  // A waiter's look at the lease goes on the listening connection, batched with the other waiters'
+  // looks meanwhile (when the connection comes up, every waiter looks at once): through the pool it
+  // queued behind every statement of a busy process (2 s in a storm run) while the commit it waited
+  // for had already been heard.
+  const looks = createRereads(
+    (names) =>
+      listener.query(
+        `${LISTENER_TAG} SELECT name, extract(epoch FROM expires_at - clock_timestamp())::float8 * 1000 AS holder_remaining_ms
+          FROM ${table} WHERE name = ANY($1::text[])`,
+        [names],
+      ),
+    500,
+    (row) => row.name,
+  );
+  const look = async (name: string): Promise<unknown> => {
+    const batched = await looks.read(name);
+    if (batched !== undefined) return batched.row?.holder_remaining_ms;
+    return (await run(pool, 'lock wait', holderSql, [name])).rows[0]?.holder_remaining_ms;
+  };
   // PostgreSQL lets one notifying transaction commit at a time, cluster-wide, and holds that turn
   // through the commit's WAL flush. A release need not be durable (a release lost in a crash is a
   // lease that runs out), so it commits without waiting for the flush and keeps its turn short: the
@@ -229,9 +249,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
             // The holder committed or released after this process found the lock held, before this
             // wait started watching: the caller re-reads now rather than at the next message.
             if (failed !== undefined && listener.heardSince(name, failed.sentAt)) return;
-            const holderMs =
-              known ??
-              toNumber((await run(pool, 'lock wait', holderSql, [name])).rows[0]?.holder_remaining_ms);
+            const holderMs = known ?? toNumber(await look(name));
             known = undefined;
             if (typeof holderMs !== 'number' || holderMs <= 0) return;
             const remaining = deadline - performance.now();
@@ -273,6 +291,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
 
     async close(): Promise<void> {
       closeScopes();
+      looks.clear();
       listener.close();
     },
   };

@@ -17,6 +17,7 @@ export interface Reread {
 export function createRereads(
   query: (chainKeys: string[]) => Promise<PostgresQueryResult> | undefined,
   maxBatch = 500,
+  keyOf: (row: Record<string, unknown>) => unknown = (row) => row.chain_key,
 ) {
   let pending = new Map<string, ((found: Reread | undefined) => void)[]>();
   let running = false;
@@ -38,7 +39,7 @@ export function createRereads(
     sent
       .then(
         ({ rows }) => {
-          const byKey = new Map(rows.map((row) => [row.chain_key, row]));
+          const byKey = new Map(rows.map((row) => [keyOf(row), row]));
           answer((key) => ({ row: byKey.get(key) }));
         },
         () => answer(() => undefined),

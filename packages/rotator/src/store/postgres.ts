@@ -1,6 +1,7 @@
 import { invalidArgument } from '../errors.js';
 import { refreshLockName } from '../lock/names.js';
 import { createPairedPostgresLock, type PostgresLockOptions } from '../lock/postgres.js';
+import { LISTENER_TAG } from '../lock/postgres-listener.js';
 import type { Lock } from '../lock/types.js';
 import { RECORD_COLUMNS } from './columns.js';
 import { pageOf, planList } from './list.js';
@@ -146,7 +147,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   const notify = options.listen !== false;
   const getSql = `SELECT * FROM ${t} WHERE chain_key = $1`;
   const rereads = createRereads((chainKeys) =>
-    listener.query(`SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
+    listener.query(`${LISTENER_TAG} SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
   );
   const insertColumns: string[] = [...COLUMNS.map(([, column]) => column), ...INTENT_COLUMNS];
   const putSql = `INSERT INTO ${t} AS c (${insertColumns.join(', ')}, version)

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { LISTENER_TAG } from '../../src/lock/postgres-listener.js';
 import type { PostgresPool } from '../../src/postgres.js';
 
 /** The shared servers (see scripts/services.sh). */
@@ -177,8 +178,9 @@ export async function until(
 /** The pids of an application's backends that are listening (their last statement was LISTEN). */
 export async function listeners(admin: pg.Pool, applicationName: string): Promise<number[]> {
   const { rows } = await admin.query(
-    "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %' ORDER BY pid",
-    [applicationName],
+    `SELECT pid FROM pg_stat_activity WHERE application_name = $1
+       AND (query LIKE 'LISTEN %' OR query LIKE $2) ORDER BY pid`,
+    [applicationName, `${LISTENER_TAG}%`],
   );
   return rows.map((row) => (row as { pid: number }).pid);
 }
