@@ -7,11 +7,13 @@
  * a calm one (8 processes × 10 chains); medians are reported. docs/BENCHMARKS.md says how wake-up is
  * measured. STORM_PROCESSES, STORM_CHAINS, STORM_CALM_CHAINS (0: none), STORM_RUNS, STORM_POOL_MAX and
  * STORM_COLD_SAMPLES change the sizes, STORM_BACKENDS (`postgres,redis`) what runs (for a quick try: STORM_CHAINS=50 STORM_RUNS=1).
+ * STORM_DUMP=<dir> keeps each run's raw worker reports (JSON), STORM_CPU_PROF=<dir> a CPU profile of
+ * each worker, and STORM_AUTOPIPELINE=1 turns on ioredis's autopipelining in the workers' clients.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { availableParallelism, cpus, loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRotator } from '../packages/rotator/src/manager.js';
