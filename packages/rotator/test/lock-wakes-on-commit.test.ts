@@ -102,6 +102,52 @@ function subscribed(client: ReturnType<typeof openClient>, prefix: string): Prom
 }
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The holder takes `name` (and a keeper lock the waiter waits on, so the waiter's process listens
+ * already); then the waiter's own attempt on `name` is answered "held".
+ */
+async function heldWhileListening(
+  holder: PairedStore,
+  waiter: PairedStore,
+  listening: () => Promise<void>,
+  name: string,
+) {
+  const lease = await holder.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+  const other = await holder.lock.acquire(`${name}:keeper`, { ttlMs: LONG_MS, waitMs: 0 });
+  const keeper = track(waiter.lock.wait?.(`${name}:keeper`, { waitMs: LONG_MS }) ?? Promise.resolve());
+  await listening();
+  await pause(50);
+  await expect(waiter.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
+    code: 'lock_timeout',
+  });
+  return {
+    /** Releases both leases and waits for the keeper's wait to end. */
+    async releaseAll() {
+      await Promise.all([holder.lock.release(lease), holder.lock.release(other)]);
+      await keeper.promise;
+    },
+  };
+}
+
+/** `client` with the calls of `methods` counted (everything else passes through). */
+function countCalls(client: ReturnType<typeof openClient>, methods: string[]) {
+  let calls = 0;
+  const counted = new Proxy(client, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (typeof property === 'string' && methods.includes(property)) {
+        return (...args: unknown[]) => {
+          calls += 1;
+          return value.apply(target, args);
+        };
+      }
+      return value.bind(target);
+    },
+  });
+  return { counted, calls: () => calls };
+}
+
 /** Starts a wait and reports whether it settled. */
 function track(promise: Promise<void>): { promise: Promise<void>; settled: () => boolean } {
   let settled = false;
@@ -173,17 +219,7 @@ for (const backend of backends) {
       try {
         const record = await pair.store.put(sampleRecord('T0000007'));
         const name = refreshLockName(record.chainKey);
-        const lease = await pair.store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
-        // The peer hears messages already (another of its waits keeps its connection).
-        const other = await pair.store.lock.acquire('refresh:other', { ttlMs: LONG_MS, waitMs: 0 });
-        const keeper = track(
-          pair.peer.lock.wait?.('refresh:other', { waitMs: LONG_MS }) ?? Promise.resolve(),
-        );
-        await pair.peerListening();
-        await pause(50);
-        await expect(pair.peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
-          code: 'lock_timeout',
-        });
+        const held = await heldWhileListening(pair.store, pair.peer, pair.peerListening, name);
         await pair.store.compareAndSet(record.chainKey, record.version, { expiresAt: 1, updatedAt: 1 });
         await pause(200);
         // The lease is still held and no release comes: only the commit heard can end this wait.
@@ -193,8 +229,7 @@ for (const backend of backends) {
           'returned',
         );
         expect((await pair.peer.get(record.chainKey))?.version).toBe(record.version + 1);
-        await Promise.all([pair.store.lock.release(lease), pair.store.lock.release(other)]);
-        await keeper.promise;
+        await held.releaseAll();
       } finally {
         await pair.cleanup();
       }
@@ -430,27 +465,14 @@ describe('a waiter already listening when its attempt was answered "held" sends 
         const prefix = randomPrefix();
         const client = openClient();
         const other = openClient();
-        let scripts = 0;
         // Every script the waiter's client runs (attempts and looks), counted.
-        const counted = new Proxy(other, {
-          get(target, property, receiver) {
-            const value = Reflect.get(target, property, receiver);
-            if (typeof value !== 'function') return value;
-            if (property === 'evalsha' || property === 'eval') {
-              return (...args: unknown[]) => {
-                scripts += 1;
-                return value.apply(target, args);
-              };
-            }
-            return value.bind(target);
-          },
-        });
+        const { counted, calls } = countCalls(other, ['evalsha', 'eval']);
         const holder = createRedisStore({ client, prefix });
         const waiter = createRedisStore({ client: counted, prefix });
         return {
           holder,
           waiter,
-          looks: () => scripts,
+          looks: calls,
           listening: () => subscribed(client, prefix),
           async cleanup() {
             await Promise.all([holder.close(), waiter.close()]);
@@ -468,26 +490,14 @@ describe('a waiter already listening when its attempt was answered "held" sends 
       try {
         const record = await pair.holder.put(sampleRecord('T0000021'));
         const name = refreshLockName(record.chainKey);
-        const lease = await pair.holder.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
-        // The waiter's process listens already: another of its waits keeps the connection.
-        const other = await pair.holder.lock.acquire('refresh:keeper', { ttlMs: LONG_MS, waitMs: 0 });
-        const keeper = track(
-          pair.waiter.lock.wait?.('refresh:keeper', { waitMs: LONG_MS }) ?? Promise.resolve(),
-        );
-        await pair.listening();
-        await pause(50);
-        await expect(pair.waiter.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
-          code: 'lock_timeout',
-        });
+        const held = await heldWhileListening(pair.holder, pair.waiter, pair.listening, name);
         const before = pair.looks();
         const waiting = track(pair.waiter.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
         await pause(100);
         expect(waiting.settled(), 'the wait returned while the lock was held').toBe(false);
         expect(pair.looks() - before, 'statements or scripts the wait sent').toBe(0);
-        await pair.holder.lock.release(lease);
+        await held.releaseAll();
         await within(waiting.promise, 10_000, 'the waiter woke on the release');
-        await pair.holder.lock.release(other);
-        await keeper.promise;
       } finally {
         await pair.cleanup();
       }
@@ -499,21 +509,8 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
   /** A second client whose HGETALLs (record reads) are counted. */
   function countingClient() {
     const client = openClient();
-    let reads = 0;
-    const counted = new Proxy(client, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function') return value;
-        if (property === 'hgetall') {
-          return (...args: unknown[]) => {
-            reads += 1;
-            return value.apply(target, args);
-          };
-        }
-        return value.bind(target);
-      },
-    });
-    return { client, counted, reads: () => reads };
+    const { counted, calls } = countCalls(client, ['hgetall']);
+    return { client, counted, reads: calls };
   }
 
   test('a woken waiter gets the new record from the message; the next read goes to Redis', async () => {
