@@ -32,13 +32,8 @@ import { type ChainDraft, parseInstallResponse } from './slack/install.js';
 import { createTransport } from './slack/transport.js';
 import type { TokenRecord } from './store/types.js';
 import { createSweeping } from './sweeper.js';
+import { createTokenCache } from './token-cache.js';
 import { EXPIRED_ERRORS, REREAD_ERRORS, slackErrorOf } from './with-token.js';
-
-interface CacheEntry {
-  record: TokenRecord;
-  /** Until when the cached record may be served without looking at the store (epoch ms). */
-  freshUntil: number;
-}
 
 /** A wait inside an awaited call: it keeps the process alive, so the call can finish. */
 const sleep = (ms: number) =>
@@ -85,10 +80,6 @@ export function createRotator(options: RotatorOptions): Rotator {
   const credentials = { clientId, clientSecret: settings.clientSecret, method: settings.clientAuth };
   const flights = createSingleFlight<TokenRecord>();
   const background = new Set<Promise<unknown>>();
-  /** By chain key, and by the lookup string of each key that resolved to it. */
-  const cache = new Map<string, CacheEntry>();
-  /** Bot chains by installation id: the hot path's lookup, which builds no string. */
-  const botCache = new Map<string, CacheEntry>();
   let closed = false;
 
   const thresholdOf = (record: TokenRecord) =>
@@ -96,47 +87,13 @@ export function createRotator(options: RotatorOptions): Rotator {
   const isDue = (record: TokenRecord, minValidityMs = 0) =>
     record.expiresAt - now() < Math.max(thresholdOf(record), minValidityMs);
 
-  /**
-   * Caches `entry` under `key`, dropping the oldest keys beyond `cacheMaxEntries` (a fleet's
-   * sweeper touches every chain; without a bound the cache would hold them all). Only inserts pay.
-   */
-  function cacheSet(key: string, entry: CacheEntry): void {
-    if (cache.get(key) === entry) return;
-    cache.set(key, entry);
-    if (cache.size <= settings.cacheMaxEntries) return;
-    for (const [oldest, dropped] of cache) {
-      cache.delete(oldest);
-      const id = dropped.record.installationId;
-      if (botCache.get(id) === dropped && !cache.has(dropped.record.chainKey)) botCache.delete(id);
-      if (cache.size <= settings.cacheMaxEntries) break;
-    }
-  }
-
-  function remember(record: TokenRecord): CacheEntry {
-    let entry = cache.get(record.chainKey);
-    const freshUntil =
-      record.status === 'active'
-        ? Math.min(record.expiresAt - thresholdOf(record), now() + settings.cacheTtlMs)
-        : 0;
-    if (entry === undefined) {
-      entry = { record, freshUntil };
-      cacheSet(record.chainKey, entry);
-      if (record.kind === 'bot') botCache.set(record.installationId, entry);
-    } else if (record.version >= entry.record.version || record.status !== entry.record.status) {
-      entry.record = record;
-      entry.freshUntil = freshUntil;
-    }
-    return entry;
-  }
-
-  function forget(chainKey: string): void {
-    const entry = cache.get(chainKey);
-    if (entry !== undefined) {
-      entry.freshUntil = 0;
-      if (botCache.get(entry.record.installationId) === entry) botCache.delete(entry.record.installationId);
-    }
-    cache.delete(chainKey);
-  }
+  const cache = createTokenCache({
+    maxEntries: settings.cacheMaxEntries,
+    ttlMs: settings.cacheTtlMs,
+    now,
+    thresholdOf,
+  });
+  const { remember, forget } = cache;
 
   const refresher = createRefresher({
     store,
@@ -229,7 +186,7 @@ export function createRotator(options: RotatorOptions): Rotator {
     }
     const record = await loadRecord();
     const entry = remember(record);
-    cacheSet(lookup, entry);
+    cache.set(lookup, entry);
     if (record.status !== 'active') throw inactiveError(record);
     if (!isDue(record, minValidityMs)) return record;
     const remaining = record.expiresAt - now();
@@ -281,7 +238,7 @@ export function createRotator(options: RotatorOptions): Rotator {
             ? key.teamId
             : undefined;
       if (typeof id === 'string') {
-        const entry = botCache.get(id);
+        const entry = cache.bots.get(id);
         if (entry !== undefined && now() < entry.freshUntil && !closed) return entry.record.accessToken;
       }
     }
@@ -474,13 +431,7 @@ export function createRotator(options: RotatorOptions): Rotator {
     checkOpen();
     const installationId = installationIdOf(installation);
     const removed = await store.delete({ clientId, installationId });
-    for (const [lookup, entry] of cache) {
-      if (entry.record.installationId === installationId) {
-        entry.freshUntil = 0;
-        cache.delete(lookup);
-        botCache.delete(installationId);
-      }
-    }
+    cache.forgetInstallation(installationId);
     logger.info({ installationId, removed }, 'slack-rotator installation deleted');
     return removed;
   }
