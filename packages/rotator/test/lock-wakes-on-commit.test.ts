@@ -568,3 +568,65 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
     }
   });
 });
+
+describe('postgres: waiters look at the lease on the listening connection', () => {
+  test('once the connection listens, the waiters’ looks go there (batched), none through the pool', async () => {
+    const schema = db.schema();
+    await migrate(main, { schema });
+    const counted = countingPool(second, 'holder_remaining_ms');
+    const onListen: string[] = [];
+    const listenPool = db.pool({ label: 'looks' });
+    const listen = {
+      query: (text: string, values?: unknown[]) => listenPool.query(text, values),
+      async connect() {
+        const client = await listenPool.connect();
+        const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
+        Object.assign(client, {
+          query(text: string, values?: unknown[]) {
+            onListen.push(text);
+            return query(text, values);
+          },
+        });
+        return client;
+      },
+    };
+    const looks = (statements: string[]) => statements.filter((sql) => sql.includes('holder_remaining_ms'));
+    const holder = createPostgresStore({ pool: main, schema });
+    // Waiters look again every 200 ms while the lease is held (the safety recheck).
+    const waiter = createPostgresStore({
+      pool: counted,
+      schema,
+      listen: listen as PostgresPool,
+      lockRecheckMs: 200,
+    });
+    try {
+      const names = ['refresh:A1:T1:bot', 'refresh:A1:T2:bot', 'refresh:A1:T3:bot'];
+      const leases = await Promise.all(
+        names.map((name) => holder.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })),
+      );
+      const waits = names.map((name) =>
+        track(waiter.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve()),
+      );
+      await until(
+        async () => (await listeners(db.admin, listenPool.applicationName)).length > 0,
+        'listening',
+      );
+      await until(() => looks(onListen).length > 0, 'a look on the listening connection');
+      const throughPool = looks(counted.statements).length;
+      const onConnection = looks(onListen).length;
+      await pause(700);
+      expect(looks(counted.statements).length, 'looks through the pool once listening').toBe(throughPool);
+      expect(looks(onListen).length, 'looks on the listening connection').toBeGreaterThan(onConnection);
+      expect(looks(onListen).every((sql) => sql.includes('= ANY('))).toBe(true);
+      expect(
+        waits.some((w) => w.settled()),
+        'a wait returned while its lock was held',
+      ).toBe(false);
+      await Promise.all(leases.map((lease) => holder.lock.release(lease)));
+      await within(Promise.all(waits.map((w) => w.promise)), 10_000, 'every waiter woke on the releases');
+    } finally {
+      await Promise.all([holder.close(), waiter.close()]);
+      await db.dropSchema(schema);
+    }
+  });
+});
