@@ -1,6 +1,6 @@
 import { isRotatorError, ReauthorizationRequiredError, StorageError } from './errors.js';
-import type { ChainRef, Emitter } from './events.js';
-import type { Lock } from './lock/types.js';
+import { type ChainRef, describeError, type Emitter } from './events.js';
+import type { Lease, Lock } from './lock/types.js';
 import type { Logger } from './logger.js';
 import type { ClientCredentials, Transport } from './slack/transport.js';
 import type { TokenRecord, TokenStore } from './store/types.js';
@@ -105,3 +105,17 @@ export type Attempt = { record: TokenRecord } | { rateLimitedMs: number | undefi
 
 /** `lastErrorCode` of a chain whose last rotation followed a lost answer (a sibling may exist). */
 export const MAYBE_FORKED = 'maybe_forked';
+
+/** Renews `lease` every third of its TTL while a refresh is in flight; returns the stop. */
+export function keepAlive(lock: Lock, lease: Lease, ttlMs: number, logger: Logger): () => void {
+  const timer = setInterval(
+    () => {
+      lock.renew(lease, ttlMs).catch((error: unknown) => {
+        logger.warn({ lock: lease.name, err: describeError(error) }, 'slack-rotator lease renewal failed');
+      });
+    },
+    Math.max(10, Math.floor(ttlMs / 3)),
+  );
+  timer.unref?.();
+  return () => clearInterval(timer);
+}

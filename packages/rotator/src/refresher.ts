@@ -8,6 +8,7 @@ import {
   chainRef,
   guard,
   inactiveError,
+  keepAlive,
   MAYBE_FORKED,
   notFoundError,
   type RefresherSettings,
@@ -154,22 +155,8 @@ export function createRefresher(settings: RefresherSettings) {
     }
   }
 
-  /** Keeps the lease alive while a refresh is in flight. */
-  function keepAlive(lease: Lease): () => void {
-    const timer = setInterval(
-      () => {
-        lock.renew(lease, settings.lockTtlMs).catch((error: unknown) => {
-          logger.warn({ lock: lease.name, err: describeError(error) }, 'slack-rotator lease renewal failed');
-        });
-      },
-      Math.max(10, Math.floor(settings.lockTtlMs / 3)),
-    );
-    timer.unref?.();
-    return () => clearInterval(timer);
-  }
-
   async function exchange(record: TokenRecord, lease: Lease): Promise<Attempt> {
-    const stop = keepAlive(lease);
+    const stop = keepAlive(lock, lease, settings.lockTtlMs, logger);
     const started = now();
     const late: Promise<RawResult>[] = [];
     let token = record.refreshToken;
