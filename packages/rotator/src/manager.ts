@@ -33,7 +33,7 @@ import { createTransport } from './slack/transport.js';
 import type { TokenRecord } from './store/types.js';
 import { createSweeping } from './sweeper.js';
 import { createTokenCache } from './token-cache.js';
-import { EXPIRED_ERRORS, REREAD_ERRORS, slackErrorOf } from './with-token.js';
+import { createWithToken } from './with-token.js';
 
 /** A wait inside an awaited call: it keeps the process alive, so the call can finish. */
 const sleep = (ms: number) =>
@@ -312,51 +312,17 @@ export function createRotator(options: RotatorOptions): Rotator {
     };
   }
 
-  async function withToken<T>(
-    key: ChainKeyInput,
-    fn: (token: string) => Promise<T> | T,
-    options?: GetTokenOptions,
-  ): Promise<T> {
-    if (typeof fn !== 'function') throw invalidArgument('withToken needs a callback', 'ERR_INVALID_ARG_TYPE');
-    const record = await resolve(key, checkMinValidity(options));
-    let failed: { error: unknown } | { value: T };
-    let code: string | undefined;
-    try {
-      const value = await fn(record.accessToken);
-      code = slackErrorOf(value);
-      if (code === undefined || !(EXPIRED_ERRORS.has(code) || REREAD_ERRORS.has(code))) return value;
-      failed = { value };
-    } catch (error) {
-      code = slackErrorOf(error);
-      if (code === undefined || !(EXPIRED_ERRORS.has(code) || REREAD_ERRORS.has(code))) throw error;
-      failed = { error };
-    }
-    let next: TokenRecord | undefined;
-    if (EXPIRED_ERRORS.has(code)) {
-      logger.info(
-        { chainKey: record.chainKey },
-        'slack-rotator: token_expired; refreshing once and retrying once',
-      );
-      next = await flights.run(record.chainKey, () =>
+  const withToken = createWithToken({
+    resolve,
+    checkMinValidity,
+    read: (chainKey) => refresher.read(chainKey),
+    refreshIfStill: (record) =>
+      flights.run(record.chainKey, () =>
         refresher.refresh(record.chainKey, { ifAccessToken: record.accessToken, isDue: (r) => isDue(r) }),
-      );
-    } else {
-      const current = await refresher.read(record.chainKey);
-      if (current !== undefined) remember(current);
-      if (
-        current !== undefined &&
-        current.status === 'active' &&
-        current.accessToken !== record.accessToken
-      ) {
-        next = current;
-      }
-    }
-    if (next === undefined || next.accessToken === record.accessToken) {
-      if ('error' in failed) throw failed.error;
-      return failed.value;
-    }
-    return fn(next.accessToken);
-  }
+      ),
+    remember,
+    logger,
+  });
 
   async function saveConfigToken(config: ConfigTokenInput): Promise<{ chainKey: string; expiresAt: number }> {
     checkOpen();
