@@ -10,7 +10,7 @@ import {
 } from './chain.js';
 import { configRecordOf } from './config-record.js';
 import { withEncryption } from './crypto/encrypted-store.js';
-import { invalidArgument, isRetryable, isRotatorError, RotatorError } from './errors.js';
+import { invalidArgument, isRetryable, RotatorError } from './errors.js';
 import { createEmitter, describeError } from './events.js';
 import { createInstallFlow } from './install-flow.js';
 import { createLocalLock } from './lock/local.js';
@@ -18,17 +18,9 @@ import type { Lock } from './lock/types.js';
 import { markChainsRevoked } from './mark-revoked.js';
 import { checkOptions, type ResolvedOptions, type RotatorOptions } from './options.js';
 import { createRefresher, inactiveError, notFoundError } from './refresher.js';
-import type {
-  ConfigTokenInput,
-  GetTokenOptions,
-  RefreshOptions,
-  Rotator,
-  SavedInstallation,
-  SaveInstallationOptions,
-  TokenInfo,
-} from './rotator.js';
+import type { ConfigTokenInput, GetTokenOptions, RefreshOptions, Rotator, TokenInfo } from './rotator.js';
+import { createSaveInstallation } from './save-installation.js';
 import { createSingleFlight } from './single-flight.js';
-import { type ChainDraft, parseInstallResponse } from './slack/install.js';
 import { createTransport } from './slack/transport.js';
 import type { TokenRecord } from './store/types.js';
 import { createSweeping } from './sweeper.js';
@@ -245,72 +237,16 @@ export function createRotator(options: RotatorOptions): Rotator {
     return (await resolve(key, checkMinValidity(options))).accessToken;
   }
 
-  async function save(draft: ChainDraft): Promise<TokenRecord> {
-    const suffix = draft.kind === 'bot' ? 'bot' : `user:${draft.userId}`;
-    const chainKey = chainKeyOf(clientId, draft.installationId, suffix);
-    const at = now();
-    // The old record is read only to keep its createdAt. A re-install is also how a chain whose
-    // key was lost comes back, so an unreadable old record must not stop it.
-    const existing = await refresher.read(chainKey).catch((error: unknown) => {
-      if (!isRotatorError(error) || (error.code !== 'decryption_failed' && error.code !== 'key_not_found'))
-        throw error;
-      logger.warn(
-        { chainKey, err: describeError(error) },
-        'slack-rotator replaces a chain it cannot decrypt',
-      );
-      return undefined;
-    });
-    const record = await store.put({
-      chainKey,
-      clientId,
-      ...draft,
-      fallbackRefreshToken: null,
-      refreshIntent: null,
-      status: 'active',
-      lastErrorCode: null,
-      refreshedAt: null,
-      createdAt: existing?.createdAt ?? at,
-      updatedAt: at,
-    });
-    forget(chainKey);
-    remember(record);
-    return record;
-  }
-
-  async function saveInstallation(
-    response: unknown,
-    options: SaveInstallationOptions = {},
-  ): Promise<SavedInstallation> {
-    checkOpen();
-    if (typeof options !== 'object' || options === null) {
-      throw invalidArgument('options must be an object', 'ERR_INVALID_ARG_TYPE');
-    }
-    const drafts = parseInstallResponse(response, {
-      issuedAt: options.issuedAt ?? now(),
-      botId: options.botId,
-      userId: options.userId,
-    });
-    const saved: TokenRecord[] = [];
-    for (const draft of drafts) saved.push(await save(draft));
-    const first = saved[0] as TokenRecord;
-    logger.info(
-      { installationId: first.installationId, chains: saved.length },
-      'slack-rotator installation saved',
-    );
-    return {
-      installationId: first.installationId,
-      teamId: first.teamId,
-      enterpriseId: first.enterpriseId,
-      isEnterpriseInstall: first.isEnterpriseInstall,
-      appId: first.appId,
-      chains: saved.map((r) => ({
-        chainKey: r.chainKey,
-        kind: r.kind,
-        userId: r.userId,
-        expiresAt: r.expiresAt,
-      })),
-    };
-  }
+  const saveInstallation = createSaveInstallation({
+    clientId,
+    store,
+    now,
+    logger,
+    read: (chainKey) => refresher.read(chainKey),
+    forget,
+    remember,
+    checkOpen,
+  });
 
   const withToken = createWithToken({
     resolve,
