@@ -148,6 +148,26 @@ function countCalls(client: ReturnType<typeof openClient>, methods: string[]) {
   return { counted, calls: () => calls };
 }
 
+/** A `listen` pool over `pool` whose checked-out (listening) connections record every statement. */
+function recordingListen(pool: TestPool): { listen: PostgresPool; statements: string[] } {
+  const statements: string[] = [];
+  const listen = {
+    query: (text: string, values?: unknown[]) => pool.query(text, values),
+    async connect() {
+      const client = await pool.connect();
+      const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
+      Object.assign(client, {
+        query(text: string, values?: unknown[]) {
+          statements.push(text);
+          return query(text, values);
+        },
+      });
+      return client;
+    },
+  };
+  return { listen, statements };
+}
+
 /** Starts a wait and reports whether it settled. */
 function track(promise: Promise<void>): { promise: Promise<void>; settled: () => boolean } {
   let settled = false;
@@ -428,23 +448,9 @@ describe('a waiter already listening when its attempt was answered "held" sends 
         await migrate(main, { schema });
         const counted = countingPool(second, 'holder_remaining_ms');
         // Looks go on the listening connection when there is one: its statements are counted too.
-        const onListen: string[] = [];
-        const listen = {
-          query: (text: string, values?: unknown[]) => second.query(text, values),
-          async connect() {
-            const client = await second.connect();
-            const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
-            Object.assign(client, {
-              query(text: string, values?: unknown[]) {
-                onListen.push(text);
-                return query(text, values);
-              },
-            });
-            return client;
-          },
-        };
+        const { listen, statements: onListen } = recordingListen(second);
         const holder = createPostgresStore({ pool: main, schema });
-        const waiter = createPostgresStore({ pool: counted, schema, listen: listen as PostgresPool });
+        const waiter = createPostgresStore({ pool: counted, schema, listen });
         return {
           holder,
           waiter,
@@ -574,29 +580,15 @@ describe('postgres: waiters look at the lease on the listening connection', () =
     const schema = db.schema();
     await migrate(main, { schema });
     const counted = countingPool(second, 'holder_remaining_ms');
-    const onListen: string[] = [];
     const listenPool = db.pool({ label: 'looks' });
-    const listen = {
-      query: (text: string, values?: unknown[]) => listenPool.query(text, values),
-      async connect() {
-        const client = await listenPool.connect();
-        const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
-        Object.assign(client, {
-          query(text: string, values?: unknown[]) {
-            onListen.push(text);
-            return query(text, values);
-          },
-        });
-        return client;
-      },
-    };
+    const { listen, statements: onListen } = recordingListen(listenPool);
     const looks = (statements: string[]) => statements.filter((sql) => sql.includes('holder_remaining_ms'));
     const holder = createPostgresStore({ pool: main, schema });
     // Waiters look again every 200 ms while the lease is held (the safety recheck).
     const waiter = createPostgresStore({
       pool: counted,
       schema,
-      listen: listen as PostgresPool,
+      listen,
       lockRecheckMs: 200,
     });
     try {
