@@ -6,10 +6,11 @@ export interface Reread {
 }
 
 /**
- * Re-reads of woken waiters, batched on one connection: one statement at a time, and every chain
+ * Re-reads of woken waiters, batched on one connection: one statement at a time, and every key
  * asked for while it runs goes into the next one (`chain_key = ANY($1)`). When a holder's commits
  * wake hundreds of waiters in one process at once, they cost a few round trips rather than hundreds
- * queued one behind the other.
+ * queued one behind the other. The PostgreSQL lock batches its waiters' looks at the lease the same
+ * way, keyed by lock name (`keyOf`).
  *
  * `query` runs one statement on the connection, or returns `undefined` when there is none; then, or
  * when the statement fails, each read resolves `undefined` and its caller reads through the pool.
