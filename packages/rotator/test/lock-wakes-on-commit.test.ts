@@ -551,6 +551,35 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
     }
   });
 
+  test('a commit nobody in the process waits for is not kept: a later get reads from Redis', async () => {
+    const prefix = randomPrefix();
+    const client = openClient();
+    const peerClient = countingClient();
+    const store = createRedisStore({ client, prefix });
+    const peer = createRedisStore({ client: peerClient.counted, prefix });
+    try {
+      const record = await store.put(sampleRecord('T0000033'));
+      // The peer listens (it waits on another lock), but not for this chain.
+      const keeperLease = await store.lock.acquire('refresh:keeper', { ttlMs: LONG_MS, waitMs: 0 });
+      const keeper = track(peer.lock.wait?.('refresh:keeper', { waitMs: LONG_MS }) ?? Promise.resolve());
+      await subscribed(client, prefix);
+      const stored = await store.compareAndSet(record.chainKey, record.version, {
+        expiresAt: 7,
+        updatedAt: 7,
+      });
+      await pause(100);
+      const before = peerClient.reads();
+      expect(await peer.get(record.chainKey)).toEqual(stored);
+      expect(peerClient.reads() - before, 'the record was read, not taken from a message').toBe(1);
+      await store.lock.release(keeperLease);
+      await keeper.promise;
+    } finally {
+      await Promise.all([store.close(), peer.close()]);
+      await deletePrefix(client, prefix);
+      await Promise.all([client.quit(), peerClient.client.quit()]);
+    }
+  });
+
   test('a message whose record is unusable wakes the waiter, who then reads the record', async () => {
     const prefix = randomPrefix();
     const client = openClient();

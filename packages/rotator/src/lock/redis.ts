@@ -175,7 +175,11 @@ export function createPairedRedisLock(options: RedisLockOptions): {
         const name = cut < 0 ? message : message.slice(0, cut);
         const at = performance.now();
         remember(heard, name, at);
-        if (cut >= 0) remember(pushed, name, { at, record: message.slice(cut + 1) });
+        // Kept only for a caller of this process that waits on the name, or whose attempt found it
+        // held: every process hears every commit, and the record holds tokens.
+        if (cut >= 0 && (waiters.has(name) || tried.has(name))) {
+          remember(pushed, name, { at, record: message.slice(cut + 1) });
+        }
         for (const waiter of waiters.get(name) ?? []) {
           waiter.woken = true;
           waiter.wake?.();
