@@ -37,6 +37,7 @@ export function createRefresher(settings: RefresherSettings) {
   // then a holder's other steps. A burst must not hold up the calls it would let finish.
   const read = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey));
   const heldRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'hold');
+  const wokenRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'finish');
   const cas = (chainKey: string, version: number, update: TokenUpdate) =>
     guard('compareAndSet', chainKey, () => store.compareAndSet(chainKey, version, update), 'finish');
 
@@ -107,7 +108,7 @@ export function createRefresher(settings: RefresherSettings) {
             if (!isRotatorError(error) || error.code !== 'lock_timeout') throw error;
           }
           await inTurn(() => wait(name, { waitMs: Math.max(0, waitUntil - performance.now()) }), 'finish');
-          const current = await guard('get', chainKey, () => store.get(chainKey), 'finish');
+          const current = await wokenRead(chainKey);
           if (current === undefined) throw notFoundError(chainKey);
           settings.onRecord(current);
           if (current.status !== 'active') throw inactiveError(current);
