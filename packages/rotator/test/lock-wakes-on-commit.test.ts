@@ -602,6 +602,35 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
       await Promise.all([client.quit(), peerClient.client.quit()]);
     }
   });
+
+  test('a commit over a corrupt field pushes nothing usable: the woken waiter reads, and is told which field', async () => {
+    const prefix = randomPrefix();
+    const client = openClient();
+    const peerClient = countingClient();
+    const store = createRedisStore({ client, prefix });
+    const peer = createRedisStore({ client: peerClient.counted, prefix });
+    try {
+      const record = await store.put(sampleRecord('T0000034'));
+      await client.hset(`${prefix}:chain:{${record.chainKey}}`, 'scopes', '[not json');
+      const name = refreshLockName(record.chainKey);
+      const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+      const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+      await subscribed(client, prefix);
+      // The compare-and-set writes other fields and matches: it commits, and its message carries the bad one.
+      await expect(
+        store.compareAndSet(record.chainKey, record.version, { expiresAt: 9, updatedAt: 9 }),
+      ).rejects.toThrow(/invalid scopes/);
+      await within(waiting.promise, 10_000, 'the waiter woke on the commit');
+      const before = peerClient.reads();
+      await expect(peer.get(record.chainKey)).rejects.toMatchObject({ code: 'record_invalid' });
+      expect(peerClient.reads() - before, 'the record was read, not taken from the message').toBe(1);
+      await store.lock.release(lease);
+    } finally {
+      await Promise.all([store.close(), peer.close()]);
+      await deletePrefix(client, prefix);
+      await Promise.all([client.quit(), peerClient.client.quit()]);
+    }
+  });
 });
 
 describe('postgres: waiters look at the lease on the listening connection', () => {

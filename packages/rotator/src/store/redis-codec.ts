@@ -45,9 +45,46 @@ export function decodeRecord(
 ): StoredRecord | undefined {
   const fields: Record<string, string> = Array.isArray(hash)
     ? pairsToObject(hash as readonly unknown[])
-    : { ...(hash as Record<string, string>) };
-  if (Object.keys(fields).length === 0) return undefined;
-  const format = Number(fields.format);
+    : (hash as Record<string, string>);
+  if (fields.format === undefined && Object.keys(fields).length === 0) return undefined;
+  // The layout first: a newer release may encode the other fields differently.
+  checkFormat(chainKey, fields.format);
+  const values: Record<string, unknown> = {};
+  for (const field in fields) {
+    const value = fields[field] as string;
+    if (META_FIELDS.has(field)) {
+      values[field] = value;
+      continue;
+    }
+    try {
+      values[field] = JSON.parse(value);
+    } catch {
+      throw invalidStoredRecord(field, chainKey);
+    }
+  }
+  return checkDecoded(chainKey, values);
+}
+
+/**
+ * A record from the JSON object a commit's message carries (see `COMPARE_AND_SET`): every value
+ * decoded already. `undefined` if the message is not such an object.
+ * @throws StorageError (`record_invalid`) as {@link decodeRecord} does.
+ */
+export function decodePushedRecord(chainKey: string, json: string): StoredRecord | undefined {
+  let values: unknown;
+  try {
+    values = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (values === null || typeof values !== 'object' || Array.isArray(values)) return undefined;
+  checkFormat(chainKey, (values as Record<string, unknown>).format);
+  return checkDecoded(chainKey, values as Record<string, unknown>);
+}
+
+/** Checks a record's `format` (a number or a numeric string). @throws StorageError `record_invalid` */
+function checkFormat(chainKey: string, value: unknown): void {
+  const format = Number(value);
   if (!Number.isSafeInteger(format) || format < 1) throw invalidStoredRecord('format', chainKey);
   if (format > RECORD_FORMAT) {
     throw new StorageError(
@@ -56,21 +93,17 @@ export function decodeRecord(
       { chainKey },
     );
   }
-  const record: Record<string, unknown> = { version: Number(fields.version) };
-  for (const [field, value] of Object.entries(fields)) {
-    if (META_FIELDS.has(field)) continue;
-    try {
-      record[field] = JSON.parse(value);
-    } catch {
-      throw invalidStoredRecord(field, chainKey);
-    }
-  }
-  const field = invalidRecordField(record);
+}
+
+/** Checks a hash's decoded values (`version` and `rev` as numbers or numeric strings), format checked. */
+function checkDecoded(chainKey: string, values: Record<string, unknown>): StoredRecord {
+  values.version = Number(values.version);
+  const field = invalidRecordField(values);
   if (field !== undefined) throw invalidStoredRecord(field, chainKey);
-  if (record.chainKey !== chainKey) throw invalidStoredRecord('chainKey', chainKey);
-  const rev = Number(fields.rev);
+  if (values.chainKey !== chainKey) throw invalidStoredRecord('chainKey', chainKey);
+  const rev = Number(values.rev);
   if (!Number.isSafeInteger(rev) || rev < 0) throw invalidStoredRecord('rev', chainKey);
-  return { record: copyRecord(record as unknown as TokenRecord), rev };
+  return { record: copyRecord(values as unknown as TokenRecord), rev };
 }
 
 function pairsToObject(pairs: readonly unknown[]): Record<string, string> {

@@ -41,8 +41,11 @@ return redis.call('HGETALL', KEYS[1])
  * `compareAndSet`: KEYS[1] record; ARGV[1] expected version, ARGV[2] the store's lock channel ('' for
  * none), ARGV[3] the chain's refresh lock name, ARGV[4…] field/value pairs. Returns the new hash, or
  * nil when the version does not match (or there is no record). A write that matched publishes the lock
- * name, a newline and the new hash (a JSON array of fields and values) in the same script: the lock's
- * waiters wake at the commit, not at the holder's release, and have the new pair without reading it.
+ * name, a newline and the new record in the same script: the lock's waiters wake at the commit, not at
+ * the holder's release, and have the new pair without reading it. The record is one JSON object made
+ * of the hash's values as they are (each is JSON already: a number, or a JSON-encoded field), so a
+ * waiter parses it once rather than once per field; a value that is not JSON spoils the message, and
+ * its waiters read the record instead (and are told what is wrong with it).
  */
 export const COMPARE_AND_SET = `${NEXT_REV}
 local current = redis.call('HMGET', KEYS[1], 'version', 'rev')
@@ -50,7 +53,11 @@ if not current[1] or tonumber(current[1]) ~= tonumber(ARGV[1]) then return false
 redis.call('HSET', KEYS[1], 'version', string.format('%.0f', tonumber(ARGV[1]) + 1),
   'rev', nextRev(current[2]), unpack(ARGV, 4))
 local hash = redis.call('HGETALL', KEYS[1])
-if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\\n' .. cjson.encode(hash)) end
+if ARGV[2] ~= '' then
+  local members = {}
+  for i = 1, #hash, 2 do members[#members + 1] = cjson.encode(hash[i]) .. ':' .. hash[i + 1] end
+  redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\\n{' .. table.concat(members, ',') .. '}')
+end
 return hash
 `;
 

@@ -16,6 +16,7 @@ import {
 } from './record.js';
 import { attempt, checkClient, checkPrefix, type RedisClient, script } from './redis-client.js';
 import {
+  decodePushedRecord,
   decodeRecord,
   encodeFields,
   encodeRecord,
@@ -128,8 +129,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   /** A record a commit's message carried, decoded and checked; `undefined` if unusable (then it is read). */
   function pushedRecord(chainKey: string, message: string): TokenRecord | undefined {
     try {
-      const hash: unknown = JSON.parse(message);
-      return Array.isArray(hash) ? decodeRecord(chainKey, hash)?.record : undefined;
+      return decodePushedRecord(chainKey, message)?.record;
     } catch {
       return undefined;
     }
