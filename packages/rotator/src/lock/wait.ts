@@ -60,12 +60,24 @@ export function checkLease(lease: Lease): void {
   checkName(lease.name);
 }
 
-/** The error of an acquisition whose wait ran out. Lock names are chain keys, never tokens. */
+/**
+ * The error of an acquisition whose wait ran out. Lock names are chain keys, never tokens.
+ *
+ * A try (`waitMs` 0) that finds the lock held gets one without a stack: that is an answer, not a
+ * fault, and in a storm every process but one gets it for every chain, where capturing the stack
+ * cost more than the attempt's own work.
+ */
 export function lockTimeout(name: string, waitMs: number): LockTimeoutError {
-  return new LockTimeoutError(
-    'lock_timeout',
-    `[slack-rotator] lock "${name}" is held; gave up after ${waitMs} ms`,
-  );
+  const create = () =>
+    new LockTimeoutError('lock_timeout', `[slack-rotator] lock "${name}" is held; gave up after ${waitMs} ms`);
+  if (waitMs > 0) return create();
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return create();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** The error that waiters of a closed lock get. */
