@@ -2,6 +2,9 @@
 // says 'ready', waits for 'go' (a start instant shared by every worker), then asks for all of its
 // expired chains at once, and reports per chain when its call resolved and what its lock saw.
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isRotatorError } from '../packages/rotator/src/errors.js';
 import type { AcquireOptions, Lease, Lock } from '../packages/rotator/src/lock/types.js';
@@ -98,6 +101,25 @@ function timedStore(store: TokenStore): TokenStore {
   };
 }
 
+/**
+ * STORM_CPU_PROF=<dir>: profiles the storm alone (not start-up, warm-up or the report), one
+ * `.cpuprofile` per worker. Returns what stops it and writes the file, or undefined when not asked.
+ */
+async function startProfile(): Promise<(() => Promise<void>) | undefined> {
+  const dir = process.env.STORM_CPU_PROF;
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(join(dir, `${config.name}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 async function main(): Promise<void> {
   const opened = await openStore(config.backend, {
     name: config.name,
@@ -135,6 +157,7 @@ async function main(): Promise<void> {
   const go = new Promise<number>((resolve) => {
     process.once('message', (message: ParentMessage) => resolve(message.at));
   });
+  const profiling = await startProfile();
   await send({ type: 'ready' });
   const at = await go;
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - clock() - 3)));
@@ -161,6 +184,7 @@ async function main(): Promise<void> {
   );
   loop.disable();
   const used = process.cpuUsage(cpu);
+  await profiling?.();
   const load = {
     cpuMs: (used.user + used.system) / 1000,
     loopDelayP99: loop.percentile(99) / 1e6,

@@ -8,7 +8,7 @@
  * measured. STORM_PROCESSES, STORM_CHAINS, STORM_CALM_CHAINS (0: none), STORM_RUNS, STORM_POOL_MAX and
  * STORM_COLD_SAMPLES change the sizes, STORM_BACKENDS (`postgres,redis`) what runs (for a quick try: STORM_CHAINS=50 STORM_RUNS=1).
  * STORM_DUMP=<dir> keeps each run's raw worker reports (JSON), STORM_CPU_PROF=<dir> a CPU profile of
- * each worker, and STORM_AUTOPIPELINE=1 turns on ioredis's autopipelining in the workers' clients.
+ * each worker's storm (from 'go' to its last call resolving), and STORM_AUTOPIPELINE=1 turns on ioredis's autopipelining in the workers' clients.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -103,13 +103,7 @@ interface Worker {
 
 function startWorker(config: WorkerConfig): Worker {
   const child = fork(workerScript, [], {
-    execArgv: [
-      '--import',
-      'tsx',
-      '--no-warnings',
-      // STORM_CPU_PROF=<dir>: a CPU profile of each worker, to see where a stalled event loop went.
-      ...(process.env.STORM_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STORM_CPU_PROF}`] : []),
-    ],
+    execArgv: ['--import', 'tsx', '--no-warnings'],
     env: { ...process.env, STORM_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
