@@ -37,7 +37,7 @@ export function createRefresher(settings: RefresherSettings) {
   // then a holder's other steps. A burst must not hold up the calls it would let finish.
   const read = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey));
   const heldRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'hold');
-  const wokenRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'finish');
+  const wokenRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'woken');
   const cas = (chainKey: string, version: number, update: TokenUpdate) =>
     guard('compareAndSet', chainKey, () => store.compareAndSet(chainKey, version, update), 'finish');
 

@@ -15,12 +15,14 @@
  * `setImmediate`, and the loop reads its sockets between two of them. A lone call starts at once;
  * a burst costs its own calls a few milliseconds each instead of stalling everyone else.
  *
- * Queued starts go by {@link Stage}, then in the order asked: first what lets calls finish (a
- * woken caller's re-read, a commit, a release), then the first steps of new calls (short: a read,
- * a lock attempt), then the rest of this process's own refreshes (their Slack requests wait 50 ms
- * or more anyway). Measured in the storm benchmark (docs/BENCHMARKS.md): holders' steps before new
+ * Queued starts go by {@link Stage}, then in the order asked: first the re-reads of callers a peer's
+ * commit woke (each ends a call, and costs little or no I/O: the Redis store has the record from the
+ * message, PostgreSQL's re-reads go out together), then what lets other calls finish (a commit, a
+ * release), then the first steps of new calls (short: a read, a lock attempt), then the rest of this
+ * process's own refreshes (their Slack requests wait 50 ms or more anyway). Measured in the storm benchmark (docs/BENCHMARKS.md): holders' steps before new
  * calls put this process's commits in the middle of every process's burst of new calls, and woken
- * callers waited 4-6 times longer at the median. One queue per process: it shares out the one
+ * callers waited 4-6 times longer at the median; woken re-reads queued behind a process's own
+ * commits and releases made its waiters' wake-up p99 three times its peers'. One queue per process: it shares out the one
  * event loop, whichever rotator asks.
  */
 
@@ -29,12 +31,13 @@ export const SLICE_MS = 4;
 
 /**
  * Which I/O goes first when starts are queued (in this order):
+ * - `'woken'`: the re-read of a caller that a peer's commit or release woke;
  * - `'finish'`: what completes calls or wakes other processes' callers: a caller's wait for a
- *   peer's refresh and its re-read when woken, the commit of a new pair, a lock's release;
+ *   peer's refresh, the commit of a new pair, a lock's release;
  * - `'new'`: the first steps of a call (its first read, its lock attempts);
  * - `'hold'`: the rest of a lock holder's refresh (its reads, lease checks, intent, Slack request).
  */
-export type Stage = 'finish' | 'hold' | 'new';
+export type Stage = 'woken' | 'finish' | 'hold' | 'new';
 
 type Start = () => void;
 
@@ -62,13 +65,18 @@ class Starts {
   }
 }
 
-const queues: Record<Stage, Starts> = { finish: new Starts(), hold: new Starts(), new: new Starts() };
-const order: Stage[] = ['finish', 'new', 'hold'];
+const queues: Record<Stage, Starts> = {
+  woken: new Starts(),
+  finish: new Starts(),
+  hold: new Starts(),
+  new: new Starts(),
+};
+const order: Stage[] = ['woken', 'finish', 'new', 'hold'];
 let scheduled = false;
 /** When the current turn's first start ran (performance.now()), until the turn ends. */
 let turnStartedAt: number | undefined;
 
-const waiting = () => queues.finish.size + queues.hold.size + queues.new.size > 0;
+const waiting = () => queues.woken.size + queues.finish.size + queues.hold.size + queues.new.size > 0;
 
 function endTurn(): void {
   turnStartedAt = undefined;

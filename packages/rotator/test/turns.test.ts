@@ -14,7 +14,7 @@ function busy(ms: number): void {
 }
 
 describe('inTurn', () => {
-  test('queued starts go by stage: finish, then new, then hold; each stage in the order asked', async () => {
+  test('queued starts go by stage: woken, finish, new, then hold; each stage in the order asked', async () => {
     await nextTurn();
     const order: string[] = [];
     const calls: Promise<unknown>[] = [];
@@ -26,6 +26,7 @@ describe('inTurn', () => {
       ['finish 1', 'finish'],
       ['new 2', 'new'],
       ['finish 2', 'finish'],
+      ['woken 1', 'woken'],
       ['hold 2', 'hold'],
     ] as const) {
       calls.push(
@@ -35,7 +36,7 @@ describe('inTurn', () => {
       );
     }
     await Promise.all(calls);
-    expect(order).toEqual(['finish 1', 'finish 2', 'new 1', 'new 2', 'hold 1', 'hold 2']);
+    expect(order).toEqual(['woken 1', 'finish 1', 'finish 2', 'new 1', 'new 2', 'hold 1', 'hold 2']);
   });
 
   test('a lone start runs at once, in the caller’s turn', async () => {
