@@ -4,6 +4,7 @@ import type {
   PostgresPool,
   PostgresQueryResult,
 } from '../store/postgres-pool.js';
+import type { Scope } from './wait.js';
 
 /**
  * Leads every statement run on the listening connection (waiters' batched looks and re-reads), so
@@ -34,9 +35,9 @@ export interface ReleaseWatch {
   /**
    * Resolves after `ms` (`'timeout'`), or sooner: when a message about the name was heard since
    * {@link arm} (`'heard'`), or when the listening connection came up or went down since then
-   * (`'connection'`: a message may have gone unheard). Rejects with the signal's reason when it aborts.
+   * (`'connection'`: a message may have gone unheard). Rejects with the scope's reason when it stops.
    */
-  sleep(ms: number, signal: AbortSignal): Promise<WakeReason>;
+  sleep(ms: number, scope: Scope): Promise<WakeReason>;
   /** Stops watching. */
   stop(): void;
 }
@@ -283,10 +284,10 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
           watcher.woken = undefined;
           ensure();
         },
-        sleep(ms: number, signal: AbortSignal): Promise<WakeReason> {
+        sleep(ms: number, scope: Scope): Promise<WakeReason> {
           return new Promise((resolve, reject) => {
-            if (signal.aborted) {
-              reject(signal.reason);
+            if (scope.aborted) {
+              reject(scope.reason);
               return;
             }
             if (watcher.woken !== undefined) {
@@ -295,22 +296,21 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
             }
             const finish = () => {
               clearTimeout(timer);
-              signal.removeEventListener('abort', onAbort);
+              stopAbort();
               watcher.wake = undefined;
-            };
-            const onAbort = () => {
-              finish();
-              reject(signal.reason);
             };
             const timer = setTimeout(() => {
               finish();
               resolve('timeout');
             }, ms);
+            const stopAbort = scope.onAbort((reason) => {
+              finish();
+              reject(reason);
+            });
             watcher.wake = () => {
               finish();
               resolve(watcher.woken ?? 'timeout');
             };
-            signal.addEventListener('abort', onAbort, { once: true });
           });
         },
         stop() {

@@ -190,8 +190,8 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
         throw invalidArgument(`a lock name must be at most ${MAX_NAME_BYTES} bytes`);
       }
       const { ttlMs, waitMs, signal: userSignal } = acquireOptions;
-      return scoped(userSignal, async (signal) => {
-        if (signal.aborted) throw signal.reason;
+      return scoped(userSignal, async (scope) => {
+        if (scope.aborted) throw scope.reason;
         const owner = randomUUID();
         const deadline = performance.now() + waitMs;
         // An uncontended acquire is one statement; a waiter watches for releases before looking again.
@@ -202,7 +202,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
         let pause = pollMinMs;
         try {
           for (;;) {
-            if (signal.aborted) throw signal.reason;
+            if (scope.aborted) throw scope.reason;
             watch.arm();
             const result = await attempt(name, owner, ttlMs);
             if (result.lease !== undefined) return result.lease;
@@ -217,7 +217,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
               ms = Math.min(ms, pause * (0.5 + Math.random() / 2));
               pause = Math.min(pause * 2, pollMaxMs);
             }
-            await watch.sleep(ms, signal);
+            await watch.sleep(ms, scope);
           }
         } finally {
           watch.stop();
@@ -228,7 +228,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
     async wait(name: string, waitOptions: { waitMs: number; signal?: AbortSignal }): Promise<void> {
       checkName(name);
       const { waitMs, signal: userSignal } = waitOptions;
-      return scoped(userSignal, async (signal) => {
+      return scoped(userSignal, async (scope) => {
         const deadline = performance.now() + waitMs;
         const failed = tried.get(name);
         tried.delete(name);
@@ -244,7 +244,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
         let pause = pollMinMs;
         try {
           for (;;) {
-            if (signal.aborted) throw signal.reason;
+            if (scope.aborted) throw scope.reason;
             watch.arm();
             // The holder committed or released after this process found the lock held, before this
             // wait started watching: the caller re-reads now rather than at the next message.
@@ -264,7 +264,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
             // store notifies) ends the wait: the caller re-reads what it waits for, even if the lease
             // is still held. The connection coming up or going down wakes every waiter to look again
             // (a message may have gone unheard), so a reconnect never strands one.
-            if ((await watch.sleep(ms, signal)) === 'heard') return;
+            if ((await watch.sleep(ms, scope)) === 'heard') return;
           }
         } finally {
           watch.stop();

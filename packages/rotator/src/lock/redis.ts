@@ -18,6 +18,7 @@ import {
   checkTtl,
   createScopes,
   lockTimeout,
+  type Scope,
 } from './wait.js';
 
 /** Options of {@link createRedisLock}. */
@@ -228,26 +229,28 @@ export function createPairedRedisLock(options: RedisLockOptions): {
   }
 
   /** Sleeps until a release message, `ms`, or an abort; a message that came meanwhile ends it at once. */
-  function sleep(waiter: Waiter, ms: number, signal: AbortSignal): Promise<boolean> {
+  function sleep(waiter: Waiter, ms: number, scope: Scope): Promise<boolean> {
     return new Promise((resolve, reject) => {
+      if (scope.aborted) return reject(scope.reason);
+      if (waiter.woken) {
+        waiter.woken = false;
+        return resolve(true);
+      }
       const done = () => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
+        stop();
         waiter.wake = undefined;
         const woken = waiter.woken;
         waiter.woken = false;
         resolve(woken);
       };
-      const onAbort = () => {
+      const timer = setTimeout(done, ms);
+      const stop = scope.onAbort((reason) => {
         clearTimeout(timer);
         waiter.wake = undefined;
-        reject(signal.reason);
-      };
-      const timer = setTimeout(done, ms);
-      if (signal.aborted) return onAbort();
-      if (waiter.woken) return done();
+        reject(reason);
+      });
       waiter.wake = done;
-      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -263,13 +266,13 @@ export function createPairedRedisLock(options: RedisLockOptions): {
       checkAcquire(name, acquireOptions);
       const { waitMs, signal: userSignal } = acquireOptions;
       const ttlMs = Math.max(1, Math.ceil(acquireOptions.ttlMs));
-      return scoped(userSignal, async (signal) => {
+      return scoped(userSignal, async (scope) => {
         const owner = randomUUID();
         const deadline = performance.now() + waitMs;
         let waiter: Waiter | undefined;
         try {
           for (;;) {
-            if (signal.aborted) throw signal.reason;
+            if (scope.aborted) throw scope.reason;
             const startedAt = now();
             const sentAt = performance.now();
             const reply = await attempt(
@@ -287,13 +290,13 @@ export function createPairedRedisLock(options: RedisLockOptions): {
             if (waiter === undefined) {
               // Subscribed and registered before the next attempt, so no release can slip between.
               await subscribe().catch((error: unknown) => {
-                throw signal.aborted ? signal.reason : error;
+                throw scope.aborted ? scope.reason : error;
               });
               waiter = register(name);
               continue;
             }
             const holderMs = typeof reply === 'number' && reply >= 0 ? reply + EXPIRY_SLACK_MS : recheckMs;
-            await sleep(waiter, Math.min(remaining, holderMs, recheckMs), signal);
+            await sleep(waiter, Math.min(remaining, holderMs, recheckMs), scope);
           }
         } finally {
           if (waiter !== undefined) unregister(name, waiter);
@@ -304,11 +307,11 @@ export function createPairedRedisLock(options: RedisLockOptions): {
     async wait(name: string, waitOptions: { waitMs: number; signal?: AbortSignal }): Promise<void> {
       checkName(name);
       const { waitMs, signal: userSignal } = waitOptions;
-      return scoped(userSignal, async (signal) => {
+      return scoped(userSignal, async (scope) => {
         const deadline = performance.now() + waitMs;
         // Subscribed and registered before the first look, so no release can slip between.
         await subscribe().catch((error: unknown) => {
-          throw signal.aborted ? signal.reason : error;
+          throw scope.aborted ? scope.reason : error;
         });
         const waiter = register(name);
         const failed = tried.get(name);
@@ -325,7 +328,7 @@ export function createPairedRedisLock(options: RedisLockOptions): {
               ? failed.holderMs
               : undefined;
           for (;;) {
-            if (signal.aborted) throw signal.reason;
+            if (scope.aborted) throw scope.reason;
             const reply =
               known ?? (await attempt('lock wait', () => HOLDER.run(client, [keyOf(name)], []), name));
             known = undefined;
@@ -334,7 +337,7 @@ export function createPairedRedisLock(options: RedisLockOptions): {
             if (remaining <= 0) throw lockTimeout(name, waitMs);
             const holderMs = reply >= 0 ? reply + EXPIRY_SLACK_MS : recheckMs;
             // A release was heard: the caller looks at what the holder left; no need to look here.
-            if (await sleep(waiter, Math.min(remaining, holderMs, recheckMs), signal)) return;
+            if (await sleep(waiter, Math.min(remaining, holderMs, recheckMs), scope)) return;
           }
         } finally {
           unregister(name, waiter);

@@ -48,4 +48,22 @@ export const waitCases: readonly SuiteCase<LockCaseFixture>[] = [
       await lock.release(held);
     },
   },
+  {
+    name: "an aborted wait rejects with the signal's reason, at once when aborted before",
+    async run({ lock, peer }) {
+      if (peer.wait === undefined) return;
+      const held = await lock.acquire(NAME, { ttlMs: LONG_MS, waitMs: 0 });
+      const controller = new AbortController();
+      const reason = new Error('shutting down');
+      const waiting = peer.wait(NAME, { waitMs: LONG_MS, signal: controller.signal });
+      await pause(50);
+      controller.abort(reason);
+      await assert.rejects(waiting, (error) => error === reason);
+      await assert.rejects(
+        peer.wait(NAME, { waitMs: LONG_MS, signal: controller.signal }),
+        (error) => error === reason,
+      );
+      await lock.release(held);
+    },
+  },
 ];
