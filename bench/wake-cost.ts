@@ -6,7 +6,8 @@
  * its lock held and waits. The parent then commits new pairs for all of them, B at a time, and
  * releases each lock. The waiter reports its CPU time from the first commit to its last call
  * resolving (per woken call) and how long after each commit its call resolved. WAKE_PROF=<dir>
- * writes a CPU profile of the waiter from the first commit on.
+ * writes a CPU profile of the waiter from the first commit on; WAKE_BARE=1 (Redis) makes the waiter a
+ * bare ioredis subscriber, the floor.
  *
  *   npx tsx bench/wake-cost.ts            WAKE_BACKENDS=redis,postgres WAKE_CHAINS=1000 WAKE_BURST=100 WAKE_RUNS=3
  */
@@ -14,7 +15,9 @@ import { fork } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { refreshLockName } from '../packages/rotator/src/lock/names.js';
+import { redisLockChannel } from '../packages/rotator/src/lock/redis.js';
 import type { Lease } from '../packages/rotator/src/lock/types.js';
 import { createRotator } from '../packages/rotator/src/manager.js';
 import { createFakeSlack } from '../packages/rotator/src/testing/fake-slack.js';
@@ -33,6 +36,47 @@ type FromWaiter =
   | { type: 'result'; cpuUs: number; resolvedAt: Record<string, number>; failed: number };
 
 const clock = () => performance.timeOrigin + performance.now();
+
+/**
+ * The floor, on Redis: the same commit and release messages heard by a bare ioredis subscriber, one
+ * promise per chain resolved by its first message. What the rotator adds is the difference.
+ */
+async function bareWaiter(config: WaiterConfig): Promise<void> {
+  if (config.backend.kind !== 'redis') throw new Error('the bare waiter is Redis only');
+  const subscriber = new Redis(config.backend.url);
+  await subscriber.subscribe(redisLockChannel(config.backend.prefix));
+  const wakes = new Map<string, () => void>();
+  subscriber.on('message', (_channel: string, message: string) => {
+    const cut = message.indexOf('\n');
+    const name = cut < 0 ? message : message.slice(0, cut);
+    wakes.get(name)?.();
+    wakes.delete(name);
+  });
+  const resolvedAt: Record<string, number> = {};
+  let cpu: NodeJS.CpuUsage | undefined;
+  const calls = Promise.all(
+    config.teams.map(
+      (teamId) =>
+        new Promise<void>((resolve) => {
+          wakes.set(refreshLockName(`${config.clientId}:${teamId}:bot`), () => {
+            cpu ??= process.cpuUsage();
+            resolvedAt[teamId] = clock();
+            resolve();
+          });
+        }),
+    ),
+  );
+  process.send?.({ type: 'waiting' } satisfies FromWaiter);
+  await calls;
+  const used = process.cpuUsage(cpu);
+  process.send?.({
+    type: 'result',
+    cpuUs: used.user + used.system,
+    resolvedAt,
+    failed: 0,
+  } satisfies FromWaiter);
+  subscriber.disconnect();
+}
 
 async function waiter(config: WaiterConfig): Promise<void> {
   const opened = await openStore(config.backend, {
@@ -201,7 +245,8 @@ async function main() {
 }
 
 if (process.env.WAKE_WAITER) {
-  waiter(JSON.parse(process.env.WAKE_WAITER) as WaiterConfig).then(
+  const config = JSON.parse(process.env.WAKE_WAITER) as WaiterConfig;
+  (process.env.WAKE_BARE === '1' ? bareWaiter(config) : waiter(config)).then(
     () => process.exit(0),
     (error: unknown) => {
       console.error(error);
