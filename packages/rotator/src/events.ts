@@ -60,6 +60,8 @@ export interface Emitter {
   on<E extends RotatorEventName>(name: E, listener: Listener<E>): () => void;
   off<E extends RotatorEventName>(name: E, listener: Listener<E>): void;
   emit<E extends RotatorEventName>(name: E, event: RotatorEvents[E]): void;
+  /** True when `name` has a listener: an event sent on every call is built only then. */
+  listens(name: RotatorEventName): boolean;
 }
 
 /** A tiny typed emitter. A listener that throws is logged and does not stop the others. */
@@ -75,6 +77,7 @@ export function createEmitter(logger: Logger): Emitter {
     off(name, listener) {
       listeners.get(name)?.delete(listener as (event: never) => void);
     },
+    listens: (name) => (listeners.get(name)?.size ?? 0) > 0,
     emit(name, event) {
       for (const listener of listeners.get(name) ?? []) {
         try {

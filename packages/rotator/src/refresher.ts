@@ -113,12 +113,16 @@ export function createRefresher(settings: RefresherSettings) {
           settings.onRecord(current);
           if (current.status !== 'active') throw inactiveError(current);
           if (satisfied(current, request, initial)) {
-            events.emit('peer-refreshed', { ...chainRef(current), waitedMs: now() - waitStartedAt });
+            if (events.listens('peer-refreshed')) {
+              events.emit('peer-refreshed', { ...chainRef(current), waitedMs: now() - waitStartedAt });
+            }
             return current;
           }
         }
       }
-      events.emit('lock-acquired', { ...chainRef(initial), waitedMs: now() - waitStartedAt });
+      if (events.listens('lock-acquired')) {
+        events.emit('lock-acquired', { ...chainRef(initial), waitedMs: now() - waitStartedAt });
+      }
       let attempt: Attempt;
       try {
         record = await heldRead(chainKey);
