@@ -191,6 +191,70 @@ describe('createPostgresStore and migrate', () => {
     }
   });
 
+  test('a lone get is one statement; gets asked for together share a few, each answered with its own row', async () => {
+    const schema = db.schema();
+    await migrate(main, { schema });
+    try {
+      const writer = createPostgresStore({ pool: main, schema });
+      const ids = Array.from({ length: 300 }, (_, i) => `T${String(i).padStart(7, '0')}`);
+      const saved = await Promise.all(ids.map((id) => writer.put(sampleRecord(id))));
+      const pool = recording(main);
+      const store = createPostgresStore({ pool, schema });
+      expect(await store.get(saved[7]?.chainKey as string)).toEqual(saved[7]);
+      expect(pool.queries.length, 'statements for a lone get').toBe(1);
+
+      pool.queries.length = 0;
+      const missing = '1111.2222:T9999999:bot';
+      const keys = [...saved.map((record) => record.chainKey), missing, saved[0]?.chainKey as string];
+      const found = await Promise.all(keys.map((chainKey) => store.get(chainKey)));
+      expect(found).toEqual([...saved, undefined, saved[0]]);
+      // Asked for in one run of microtasks: 4 statements at once, then the rest, 50 keys at most each.
+      expect(pool.queries.length, 'statements for 302 gets asked for together').toBe(Math.ceil(301 / 50));
+
+      // Asked for while earlier reads run: at most 4 run at once, the rest go 50 at a time after them.
+      pool.queries.length = 0;
+      const spread: Promise<unknown>[] = [];
+      for (const record of saved) {
+        spread.push(store.get(record.chainKey));
+        await Promise.resolve();
+      }
+      expect(await Promise.all(spread)).toEqual(saved);
+      expect(pool.queries.length, 'statements for 300 gets asked for one by one').toBeLessThanOrEqual(4 + 6);
+    } finally {
+      await db.dropSchema(schema);
+    }
+  });
+
+  test('a failed batched read fails each of its gets with store_failed naming that chain; the next get works', async () => {
+    const schema = db.schema();
+    await migrate(main, { schema });
+    try {
+      const writer = createPostgresStore({ pool: main, schema });
+      const records = await Promise.all(['T0000101', 'T0000102'].map((id) => writer.put(sampleRecord(id))));
+      let failing = true;
+      const flaky: PostgresPool = {
+        query: (text: string, values?: unknown[]) =>
+          failing
+            ? Promise.reject(Object.assign(new Error('terminating connection'), { code: '57P01' }))
+            : main.query(text, values),
+        connect: () => main.connect(),
+      };
+      const store = createPostgresStore({ pool: flaky, schema });
+      const results = await Promise.allSettled(records.map((record) => store.get(record.chainKey)));
+      results.forEach((result, i) => {
+        expect(result.status).toBe('rejected');
+        expect((result as PromiseRejectedResult).reason).toMatchObject({
+          code: 'store_failed',
+          chainKey: records[i]?.chainKey,
+        });
+      });
+      failing = false;
+      expect(await store.get(records[1]?.chainKey as string)).toEqual(records[1]);
+    } finally {
+      await db.dropSchema(schema);
+    }
+  });
+
   test('recordIntent sets and clears the intent without bumping the version; a CAS clears it too', async () => {
     const schema = db.schema();
     try {
