@@ -168,9 +168,15 @@ export async function openStore(
             return result;
           });
         }
-        if (typeof name !== 'string' || !name.startsWith('refresh:')) return pool.query(text, values);
-        const answered = heard(name);
-        return pool.query(text, values).finally(answered);
+        // Lock attempts go out batched: one statement's names ($1) each count as a call about its lock.
+        const names = (Array.isArray(name) ? name : [name]).filter(
+          (n): n is string => typeof n === 'string' && n.startsWith('refresh:'),
+        );
+        if (names.length === 0) return pool.query(text, values);
+        const answered = names.map((n) => heard(n));
+        return pool.query(text, values).finally(() => {
+          for (const answer of answered) answer();
+        });
       },
       connect: () => pool.connect(),
     };

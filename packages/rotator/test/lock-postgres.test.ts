@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Lease } from '../src/lock/types.js';
 import { createPostgresLock, migrate, type PostgresLockOptions } from '../src/postgres.js';
 import { describeLock } from '../src/testing/lock-suite.js';
 import {
@@ -29,7 +30,7 @@ const NAME = 'refresh:1111.2222:T0000001:bot';
 const DAY_MS = 86_400_000;
 /** Longer than any test: a wait, lease or poll of this length never ends inside one. */
 const NEVER_MS = 600_000;
-const ACQUIRE_MARKER = 'WITH taken AS';
+const ACQUIRE_MARKER = 'WITH wanted AS';
 
 /** A fresh schema with the tables migrated; dropped after the test. */
 async function freshSchema(): Promise<{ schema: string; cleanup: () => Promise<void> }> {
@@ -162,6 +163,45 @@ describe('createPostgresLock', () => {
         code: 'lock_timeout',
       });
       expect(await other.renew(current, NEVER_MS)).toBe(true);
+    });
+  });
+
+  test('attempts asked for together share statements: one owner per name, a run-out lease retaken, the rest held', async () => {
+    await withLocks(async (make, schema) => {
+      const other = make({ pool: second });
+      const held = await other.acquire(`${NAME}:held`, { ttlMs: NEVER_MS, waitMs: 0 });
+      await other.acquire(`${NAME}:run-out`, { ttlMs: 50, waitMs: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const pool = countingPool(main, ACQUIRE_MARKER);
+      const lock = make({ pool });
+      const names = [
+        ...Array.from({ length: 120 }, (_, i) => `${NAME}:${i}`),
+        `${NAME}:held`,
+        `${NAME}:run-out`,
+        `${NAME}:twice`,
+        `${NAME}:twice`,
+      ];
+      const results = await Promise.allSettled(
+        names.map((name) => lock.acquire(name, { ttlMs: NEVER_MS, waitMs: 0 })),
+      );
+      expect(pool.statements.length, 'statements for 124 attempts').toBeLessThanOrEqual(
+        Math.ceil(124 / 50) + 1,
+      );
+      const taken = (name: string) =>
+        results.filter(
+          (r, i) => names[i] === name && r.status === 'fulfilled',
+        ) as PromiseFulfilledResult<Lease>[];
+      for (let i = 0; i < 120; i++) expect(taken(`${NAME}:${i}`), `${NAME}:${i}`).toHaveLength(1);
+      expect(taken(`${NAME}:held`)).toHaveLength(0);
+      expect(taken(`${NAME}:run-out`)).toHaveLength(1);
+      expect(taken(`${NAME}:twice`), 'one of the two attempts at one name').toHaveLength(1);
+      expect(
+        results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code),
+      ).toEqual(['lock_timeout', 'lock_timeout']);
+      for (const name of [`${NAME}:7`, `${NAME}:run-out`, `${NAME}:twice`]) {
+        expect((await leaseRow(schema, name))?.owner).toBe(taken(name)[0]?.value.owner);
+      }
+      expect((await leaseRow(schema, `${NAME}:held`))?.owner).toBe(held.owner);
     });
   });
 
