@@ -1,6 +1,7 @@
 import { configChainKeyOf } from './chain.js';
 import { invalidArgument } from './errors.js';
 import type { ConfigTokenInput } from './rotator.js';
+import { INSTALLED_CHAIN_STATE } from './store/record.js';
 import type { NewTokenRecord } from './store/types.js';
 
 /**
@@ -39,11 +40,7 @@ export function configRecordOf(config: ConfigTokenInput, clientId: string, at: n
     accessToken: config.token,
     refreshToken: config.refreshToken,
     expiresAt: config.exp * 1000,
-    fallbackRefreshToken: null,
-    refreshIntent: null,
-    status: 'active',
-    lastErrorCode: null,
-    refreshedAt: null,
+    ...INSTALLED_CHAIN_STATE,
     createdAt: at,
     updatedAt: at,
   };

@@ -4,6 +4,7 @@ import { describeError } from './events.js';
 import type { Logger } from './logger.js';
 import type { SavedInstallation, SaveInstallationOptions } from './rotator.js';
 import { type ChainDraft, parseInstallResponse } from './slack/install.js';
+import { INSTALLED_CHAIN_STATE } from './store/record.js';
 import type { TokenRecord, TokenStore } from './store/types.js';
 
 /** What `saveInstallation` needs of the rotator. */
@@ -45,11 +46,7 @@ export function createSaveInstallation(deps: SaveInstallationDeps) {
       chainKey,
       clientId,
       ...draft,
-      fallbackRefreshToken: null,
-      refreshIntent: null,
-      status: 'active',
-      lastErrorCode: null,
-      refreshedAt: null,
+      ...INSTALLED_CHAIN_STATE,
       createdAt: existing?.createdAt ?? at,
       updatedAt: at,
     });

@@ -161,6 +161,18 @@ export function checkVersion(version: number): void {
   }
 }
 
+/**
+ * The state of a chain as it is installed (or installed again): active, never refreshed, with no
+ * sibling refresh token, no refresh intent and no error.
+ */
+export const INSTALLED_CHAIN_STATE = {
+  fallbackRefreshToken: null,
+  refreshIntent: null,
+  status: 'active',
+  lastErrorCode: null,
+  refreshedAt: null,
+} as const satisfies Partial<NewTokenRecord>;
+
 /** A deep copy of a record with exactly the fields of {@link TokenRecord} (extra properties dropped). */
 export function copyRecord(record: TokenRecord): TokenRecord {
   return { ...copyNewRecord(record), version: record.version };
