@@ -512,20 +512,36 @@ describe('a waiter already listening when its attempt was answered "held" sends 
 });
 
 describe('redis: the commit pushes the new record to the waiters it wakes', () => {
-  /** A second client whose HGETALLs (record reads) are counted. */
-  function countingClient() {
+  /**
+   * A store and a peer store (as in another process) on one new prefix; the peer's HGETALLs (record
+   * reads) are counted. Everything is closed and deleted after `body`.
+   */
+  async function withPeer(
+    body: (pair: {
+      client: ReturnType<typeof openClient>;
+      prefix: string;
+      store: ReturnType<typeof createRedisStore>;
+      peer: ReturnType<typeof createRedisStore>;
+      reads: () => number;
+    }) => Promise<void>,
+  ): Promise<void> {
+    const prefix = randomPrefix();
     const client = openClient();
-    const { counted, calls } = countCalls(client, ['hgetall']);
-    return { client, counted, reads: calls };
+    const peerClient = openClient();
+    const { counted, calls } = countCalls(peerClient, ['hgetall']);
+    const store = createRedisStore({ client, prefix });
+    const peer = createRedisStore({ client: counted, prefix });
+    try {
+      await body({ client, prefix, store, peer, reads: calls });
+    } finally {
+      await Promise.all([store.close(), peer.close()]);
+      await deletePrefix(client, prefix);
+      await Promise.all([client.quit(), peerClient.quit()]);
+    }
   }
 
   test('a woken waiter gets the new record from the message; the next read goes to Redis', async () => {
-    const prefix = randomPrefix();
-    const client = openClient();
-    const peerClient = countingClient();
-    const store = createRedisStore({ client, prefix });
-    const peer = createRedisStore({ client: peerClient.counted, prefix });
-    try {
+    await withPeer(async ({ client, prefix, store, peer, reads }) => {
       const record = await store.put(sampleRecord('T0000031'));
       const name = refreshLockName(record.chainKey);
       const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
@@ -537,27 +553,18 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
         updatedAt: 5,
       });
       await within(waiting.promise, 10_000, 'the waiter woke on the commit');
-      const before = peerClient.reads();
+      const before = reads();
       const woken = await peer.get(record.chainKey);
       expect(woken).toEqual(stored);
-      expect(peerClient.reads() - before, 'records read from Redis for the woken waiter').toBe(0);
+      expect(reads() - before, 'records read from Redis for the woken waiter').toBe(0);
       expect(await peer.get(record.chainKey)).toEqual(stored);
-      expect(peerClient.reads() - before, 'a later read is a read').toBe(1);
+      expect(reads() - before, 'a later read is a read').toBe(1);
       await store.lock.release(lease);
-    } finally {
-      await Promise.all([store.close(), peer.close()]);
-      await deletePrefix(client, prefix);
-      await Promise.all([client.quit(), peerClient.client.quit()]);
-    }
+    });
   });
 
   test('a commit nobody in the process waits for is not kept: a later get reads from Redis', async () => {
-    const prefix = randomPrefix();
-    const client = openClient();
-    const peerClient = countingClient();
-    const store = createRedisStore({ client, prefix });
-    const peer = createRedisStore({ client: peerClient.counted, prefix });
-    try {
+    await withPeer(async ({ client, prefix, store, peer, reads }) => {
       const record = await store.put(sampleRecord('T0000033'));
       // The peer listens (it waits on another lock), but not for this chain.
       const keeperLease = await store.lock.acquire('refresh:keeper', { ttlMs: LONG_MS, waitMs: 0 });
@@ -568,48 +575,30 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
         updatedAt: 7,
       });
       await pause(100);
-      const before = peerClient.reads();
+      const before = reads();
       expect(await peer.get(record.chainKey)).toEqual(stored);
-      expect(peerClient.reads() - before, 'the record was read, not taken from a message').toBe(1);
+      expect(reads() - before, 'the record was read, not taken from a message').toBe(1);
       await store.lock.release(keeperLease);
       await keeper.promise;
-    } finally {
-      await Promise.all([store.close(), peer.close()]);
-      await deletePrefix(client, prefix);
-      await Promise.all([client.quit(), peerClient.client.quit()]);
-    }
+    });
   });
 
   test('a message whose record is unusable wakes the waiter, who then reads the record', async () => {
-    const prefix = randomPrefix();
-    const client = openClient();
-    const peerClient = countingClient();
-    const store = createRedisStore({ client, prefix });
-    const peer = createRedisStore({ client: peerClient.counted, prefix });
-    try {
+    await withPeer(async ({ client, prefix, store, peer, reads }) => {
       const record = await store.put(sampleRecord('T0000032'));
       const name = refreshLockName(record.chainKey);
       const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
       await subscribed(client, prefix);
       await client.publish(`${prefix}:lock:released`, `${name}\n["not", "a record`);
       await within(waiting.promise, 10_000, 'the waiter woke on the message');
-      const before = peerClient.reads();
+      const before = reads();
       expect(await peer.get(record.chainKey)).toEqual(record);
-      expect(peerClient.reads() - before).toBe(1);
-    } finally {
-      await Promise.all([store.close(), peer.close()]);
-      await deletePrefix(client, prefix);
-      await Promise.all([client.quit(), peerClient.client.quit()]);
-    }
+      expect(reads() - before).toBe(1);
+    });
   });
 
   test('a commit over a corrupt field pushes nothing usable: the woken waiter reads, and is told which field', async () => {
-    const prefix = randomPrefix();
-    const client = openClient();
-    const peerClient = countingClient();
-    const store = createRedisStore({ client, prefix });
-    const peer = createRedisStore({ client: peerClient.counted, prefix });
-    try {
+    await withPeer(async ({ client, prefix, store, peer, reads }) => {
       const record = await store.put(sampleRecord('T0000034'));
       await client.hset(`${prefix}:chain:{${record.chainKey}}`, 'scopes', '[not json');
       const name = refreshLockName(record.chainKey);
@@ -621,15 +610,11 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
         store.compareAndSet(record.chainKey, record.version, { expiresAt: 9, updatedAt: 9 }),
       ).rejects.toThrow(/invalid scopes/);
       await within(waiting.promise, 10_000, 'the waiter woke on the commit');
-      const before = peerClient.reads();
+      const before = reads();
       await expect(peer.get(record.chainKey)).rejects.toMatchObject({ code: 'record_invalid' });
-      expect(peerClient.reads() - before, 'the record was read, not taken from the message').toBe(1);
+      expect(reads() - before, 'the record was read, not taken from the message').toBe(1);
       await store.lock.release(lease);
-    } finally {
-      await Promise.all([store.close(), peer.close()]);
-      await deletePrefix(client, prefix);
-      await Promise.all([client.quit(), peerClient.client.quit()]);
-    }
+    });
   });
 });
 
