@@ -185,7 +185,7 @@ describe('createPostgresLock', () => {
         names.map((name) => lock.acquire(name, { ttlMs: NEVER_MS, waitMs: 0 })),
       );
       expect(pool.statements.length, 'statements for 124 attempts').toBeLessThanOrEqual(
-        Math.ceil(124 / 50) + 1,
+        Math.ceil(124 / 16) + 1,
       );
       const taken = (name: string) =>
         results.filter(

@@ -54,9 +54,12 @@ const EXPIRY_SLACK_MS = 2;
 /** A NOTIFY payload holds under 8000 bytes; lock names are chain keys, far shorter. */
 const MAX_NAME_BYTES = 4000;
 
-/** Lock attempts run at once, each a statement for one attempt or up to ATTEMPT_BATCH asked meanwhile. */
+/**
+ * Lock attempts run at once, each a statement for one attempt or up to ATTEMPT_BATCH asked meanwhile
+ * (sized like the store's reads, see READ_STATEMENTS in store/postgres.ts).
+ */
 const ATTEMPT_STATEMENTS = 4;
-const ATTEMPT_BATCH = 50;
+const ATTEMPT_BATCH = 16;
 
 function checkMs(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -183,7 +186,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
   const tried = new Map<string, { sentAt: number; holderRemainingMs: number | undefined }>();
   // Attempts go out like the store's reads: a lone one at once, and in a burst (every chain due at
   // once: each process tries every lock) those asked for meanwhile together, one statement each
-  // (8,000 statements became a few hundred in the storm benchmark). Keyed by owner, unique per call.
+  // (8,000 statements became about 500 in the storm benchmark). Keyed by owner, unique per call.
   const attempts = createBatchedReads(
     (owners) => {
       const wanted = owners.map((owner) => asked.get(owner) as { name: string; ttlMs: number });
