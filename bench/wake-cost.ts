@@ -175,14 +175,21 @@ async function run(kind: BackendKind, chains: number, burst: number) {
     });
     const messages: FromWaiter[] = [];
     let notify = () => {};
+    let exited: number | null | undefined;
     child.on('message', (m: FromWaiter) => {
       messages.push(m);
+      notify();
+    });
+    child.once('exit', (code) => {
+      exited = code;
       notify();
     });
     const next = async (type: FromWaiter['type']) => {
       for (;;) {
         const found = messages.find((m) => m.type === type);
         if (found !== undefined) return found;
+        if (exited !== undefined)
+          throw new Error(`[wake-cost] the waiter exited (code ${exited}) before '${type}'`);
         await new Promise<void>((resolve) => {
           notify = resolve;
         });
@@ -215,7 +222,7 @@ async function run(kind: BackendKind, chains: number, burst: number) {
     const lags = keys.map(
       (k, i) => (result.resolvedAt[teams[i] as string] ?? Number.NaN) - (committedAt.get(k) ?? 0),
     );
-    await new Promise((resolve) => child.once('exit', resolve));
+    if (exited === undefined) await new Promise((resolve) => child.once('exit', resolve));
     await parent.close();
     return {
       cpuPerWakeUs: result.cpuUs / chains,
