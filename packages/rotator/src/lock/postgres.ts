@@ -165,8 +165,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
           FROM ${table} WHERE name = ANY($1::text[])`,
         [names],
       ),
-    500,
-    (row) => row.name,
+    { keyOf: (row) => row.name },
   );
   const look = async (name: string): Promise<unknown> => {
     const batched = await looks.read(name);

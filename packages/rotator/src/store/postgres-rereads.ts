@@ -13,6 +13,11 @@ export interface BatchedReadsOptions {
   concurrency?: number;
   /** The key of a row the statement returned. Default its `chain_key`. */
   keyOf?: (row: Record<string, unknown>) => unknown;
+  /**
+   * When reads asked for while a statement slot is free go out: `flush` is called then. Default
+   * `queueMicrotask` (those asked for in the same run of microtasks go together).
+   */
+  defer?: (flush: () => void) => void;
 }
 
 /**
@@ -28,7 +33,7 @@ export function createBatchedReads(
   query: (keys: string[]) => Promise<PostgresQueryResult>,
   options: BatchedReadsOptions = {},
 ) {
-  const { maxBatch = 500, concurrency = 1, keyOf = (row) => row.chain_key } = options;
+  const { maxBatch = 500, concurrency = 1, keyOf = (row) => row.chain_key, defer = queueMicrotask } = options;
   type Waiting = { resolve: (found: Reread) => void; reject: (error: unknown) => void };
   let pending = new Map<string, Waiting[]>();
   let running = 0;
@@ -76,10 +81,11 @@ export function createBatchedReads(
         const callers = pending.get(key);
         if (callers === undefined) pending.set(key, [{ resolve, reject }]);
         else callers.push({ resolve, reject });
-        // Reads asked for in the same run of microtasks go out together.
+        // Reads asked for before the deferred flush (by default: in the same run of microtasks) go
+        // out together.
         if (running < concurrency && !scheduled) {
           scheduled = true;
-          queueMicrotask(flush);
+          defer(flush);
         }
       });
     },
@@ -103,14 +109,10 @@ export function createBatchedReads(
  */
 export function createRereads(
   query: (chainKeys: string[]) => Promise<PostgresQueryResult> | undefined,
-  maxBatch = 500,
-  keyOf?: (row: Record<string, unknown>) => unknown,
+  options: Omit<BatchedReadsOptions, 'concurrency'> = {},
 ) {
   const NO_CONNECTION = Symbol('no connection');
-  const reads = createBatchedReads(
-    (keys) => query(keys) ?? Promise.reject(NO_CONNECTION),
-    keyOf === undefined ? { maxBatch } : { maxBatch, keyOf },
-  );
+  const reads = createBatchedReads((keys) => query(keys) ?? Promise.reject(NO_CONNECTION), options);
   return {
     /** The chain's row as of now, or `undefined` if it could not be read this way. */
     read(chainKey: string): Promise<Reread | undefined> {

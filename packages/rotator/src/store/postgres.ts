@@ -61,6 +61,9 @@ export interface PostgresStoreOptions extends PostgresLocation {
 const READ_STATEMENTS = 4;
 const READ_BATCH = 16;
 
+/** How long woken waiters' re-reads are gathered before they go out together (ms). */
+const REREAD_GATHER_MS = 1;
+
 /** Each plain record field and its column. `refreshIntent` has four columns of its own. */
 const COLUMNS = RECORD_COLUMNS;
 
@@ -169,8 +172,14 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
     (chainKeys) => pool.query(`SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
     { concurrency: READ_STATEMENTS, maxBatch: READ_BATCH },
   );
-  const rereads = createRereads((chainKeys) =>
-    listener.query(`${LISTENER_TAG} SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
+  // Woken waiters' re-reads are gathered for a millisecond: commits wake a process's callers one
+  // notification at a time, a fraction of a millisecond apart, and without the wait nearly each
+  // re-read was a statement of its own (measured: CPU per woken caller 187-212 µs against 235-270,
+  // and the storm's wake-up p99 73 ms against 92, median of 4 runs; docs/BENCHMARKS.md).
+  const rereads = createRereads(
+    (chainKeys) =>
+      listener.query(`${LISTENER_TAG} SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
+    { defer: (flush) => setTimeout(flush, REREAD_GATHER_MS) },
   );
   const insertColumns: string[] = [...COLUMNS.map(([, column]) => column), ...INTENT_COLUMNS];
   const putSql = `INSERT INTO ${t} AS c (${insertColumns.join(', ')}, version)
