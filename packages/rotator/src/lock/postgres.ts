@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { invalidArgument } from '../errors.js';
+import { createBatchedReads, createRereads } from '../store/postgres-batches.js';
 import {
   checkPool,
   type PostgresLocation,
@@ -9,7 +10,6 @@ import {
   tablesFor,
   toNumber,
 } from '../store/postgres-pool.js';
-import { createBatchedReads, createRereads } from '../store/postgres-rereads.js';
 import { createReleaseListener, LISTENER_TAG, type ReleaseListener } from './postgres-listener.js';
 import type { AcquireOptions, Lease, Lock } from './types.js';
 import {
@@ -186,6 +186,7 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
   // Attempts go out like the store's reads: a lone one at once, and in a burst (every chain due at
   // once: each process tries every lock) those asked for meanwhile together, one statement each
   // (8,000 statements became about 500 in the storm benchmark). Keyed by owner, unique per call.
+  const asked = new Map<string, { name: string; ttlMs: number }>();
   const attempts = createBatchedReads(
     (owners) => {
       const wanted = owners.map((owner) => asked.get(owner) as { name: string; ttlMs: number });
@@ -193,7 +194,6 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
     },
     { concurrency: ATTEMPT_STATEMENTS, maxBatch: ATTEMPT_BATCH, keyOf: (row) => row.owner },
   );
-  const asked = new Map<string, { name: string; ttlMs: number }>();
   const attempt = async (name: string, owner: string, ttlMs: number) => {
     // Both taken as the attempt is asked for, before it is sent: a message heard after `sentAt` is
     // then surely after the attempt, and the lease's `expiresAt` is an estimate on the early side.

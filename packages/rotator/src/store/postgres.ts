@@ -5,6 +5,7 @@ import { LISTENER_TAG } from '../lock/postgres-listener.js';
 import type { Lock } from '../lock/types.js';
 import { RECORD_COLUMNS } from './columns.js';
 import { pageOf, planList } from './list.js';
+import { createBatchedReads, createRereads, type Reread } from './postgres-batches.js';
 import {
   type PostgresLocation,
   type PostgresPool,
@@ -13,7 +14,6 @@ import {
   tablesFor,
   toNumber,
 } from './postgres-pool.js';
-import { createBatchedReads, createRereads, type Reread } from './postgres-rereads.js';
 import {
   checkChainKey,
   checkDeleteQuery,
