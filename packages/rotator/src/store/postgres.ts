@@ -5,7 +5,7 @@ import { LISTENER_TAG } from '../lock/postgres-listener.js';
 import type { Lock } from '../lock/types.js';
 import { RECORD_COLUMNS } from './columns.js';
 import { pageOf, planList } from './list.js';
-import { createBatchedReads, createRereads, type Reread } from './postgres-batches.js';
+import { createBatchedReads, createRereads } from './postgres-batches.js';
 import {
   type PostgresLocation,
   type PostgresPool,
@@ -204,12 +204,9 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       // statement queued for the pool.
       const woken = listener.takeHeard(refreshLockName(chainKey)) ? await rereads.read(chainKey) : undefined;
       if (woken !== undefined) return woken.row === undefined ? undefined : toRecord(woken.row);
-      let found: Reread;
-      try {
-        found = await reads.read(chainKey);
-      } catch (error) {
+      const found = await reads.read(chainKey).catch((error: unknown) => {
         throw postgresFailed('get', error, chainKey);
-      }
+      });
       return found.row === undefined ? undefined : toRecord(found.row);
     },
 

@@ -46,7 +46,7 @@ export function decodeRecord(
   const fields: Record<string, string> = Array.isArray(hash)
     ? pairsToObject(hash as readonly unknown[])
     : (hash as Record<string, string>);
-  if (fields.format === undefined && Object.keys(fields).length === 0) return undefined;
+  if (Object.keys(fields).length === 0) return undefined;
   // The layout first: a newer release may encode the other fields differently.
   checkFormat(chainKey, fields.format);
   const values: Record<string, unknown> = {};
