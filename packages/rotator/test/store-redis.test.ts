@@ -188,6 +188,9 @@ describe('createRedisStore', () => {
     expect(error).toMatchObject({ name: 'StorageError', code: 'record_invalid', chainKey: record.chainKey });
     expect((error as Error).message).toMatch(/invalid refreshToken$/);
     expect(await client.hgetall(key), 'the stored hash is untouched').toEqual(before);
+    // Not JSON alone, though it joins into JSON with the other values: still the field is named.
+    await client.hset(key, 'refreshToken', '"r","extra":1');
+    await expect(store.get(record.chainKey)).rejects.toThrow(/invalid refreshToken$/);
     await client.hset(key, 'format', '2');
     await expect(store.get(record.chainKey)).rejects.toThrow(/newer release \(format 2\)/);
     await client.hset(key, 'version', 'x');

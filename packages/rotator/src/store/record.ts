@@ -60,10 +60,16 @@ const RECORD_CHECKS = {
   version: (value) => Number.isSafeInteger(value) && (value as number) >= 1,
 } satisfies Record<keyof TokenRecord, Check>;
 
-function firstInvalid(value: unknown, checks: Record<string, Check>): string | undefined {
+/** Each check table as a list, made once: every record read is checked, and a storm reads thousands. */
+const RECORD_CHECK_LIST = Object.entries(RECORD_CHECKS);
+/** The fields of a {@link TokenRecord}. */
+export const RECORD_FIELDS: readonly string[] = Object.keys(RECORD_CHECKS);
+const NEW_RECORD_CHECK_LIST = Object.entries(NEW_RECORD_CHECKS);
+
+function firstInvalid(value: unknown, checks: readonly [string, Check][]): string | undefined {
   if (value === null || typeof value !== 'object') return '(the record itself)';
   const fields = value as Record<string, unknown>;
-  for (const [field, check] of Object.entries(checks)) {
+  for (const [field, check] of checks) {
     if (!check(fields[field])) return field;
   }
   return undefined;
@@ -74,7 +80,7 @@ function firstInvalid(value: unknown, checks: Record<string, Check>): string | u
  * when the record is valid. Never returns a value, only a field name.
  */
 export function invalidRecordField(value: unknown): string | undefined {
-  return firstInvalid(value, RECORD_CHECKS);
+  return firstInvalid(value, RECORD_CHECK_LIST);
 }
 
 /** The `record_invalid` failure of a stored record: it names the field only, since a value may be a token. */
@@ -96,7 +102,7 @@ export function checkStoredRecord(record: Record<string, unknown>, chainKey?: st
  * @throws TypeError (`ERR_INVALID_ARG_VALUE`) naming the first invalid field, never its value.
  */
 export function checkNewRecord(record: NewTokenRecord): void {
-  const field = firstInvalid(record, NEW_RECORD_CHECKS);
+  const field = firstInvalid(record, NEW_RECORD_CHECK_LIST);
   if (field !== undefined) throw invalidArgument(`record.${field} is missing or invalid`);
 }
 
@@ -175,7 +181,10 @@ export const INSTALLED_CHAIN_STATE = {
 
 /** A deep copy of a record with exactly the fields of {@link TokenRecord} (extra properties dropped). */
 export function copyRecord(record: TokenRecord): TokenRecord {
-  return { ...copyNewRecord(record), version: record.version };
+  // One object, not a copy spread into another: every record read is copied.
+  const copy = copyNewRecord(record) as TokenRecord;
+  copy.version = record.version;
+  return copy;
 }
 
 /** A deep copy of a new record with exactly the fields of {@link NewTokenRecord}. */
