@@ -23,6 +23,12 @@ export interface WorkerConfig {
   poolMax: number;
   /** The lock's safety recheck (ms): long, so no polling can hide behind the numbers. */
   lockRecheckMs: number;
+  /**
+   * STORM_FLOOR=1 (Redis): this worker is no rotator but the floor of a waiter — a bare ioredis
+   * client that reads each record and the lock's TTL as a waiter does, then waits for the commit's
+   * message. What a real waiter's wake-up adds is the difference.
+   */
+  bare?: boolean;
 }
 
 /** One call of the lock's `acquire` seen by a worker's lock wrapper (epoch ms). */

@@ -6,7 +6,10 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
 import { isRotatorError } from '../packages/rotator/src/errors.js';
+import { refreshLockName } from '../packages/rotator/src/lock/names.js';
+import { redisLockChannel } from '../packages/rotator/src/lock/redis.js';
 import type { AcquireOptions, Lease, Lock } from '../packages/rotator/src/lock/types.js';
 import { createRotator } from '../packages/rotator/src/manager.js';
 import type { TokenStore } from '../packages/rotator/src/store/types.js';
@@ -120,6 +123,86 @@ async function startProfile(): Promise<(() => Promise<void>) | undefined> {
   };
 }
 
+/** The start instant from the parent: sleeps, then spins the last milliseconds, so all start within one. */
+async function startTogether(): Promise<void> {
+  const go = new Promise<number>((resolve) => {
+    process.once('message', (message: ParentMessage) => resolve(message.at));
+  });
+  await send({ type: 'ready' });
+  const at = await go;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - clock() - 3)));
+  while (clock() < at) {
+    // spin
+  }
+}
+
+/**
+ * The floor of a waiter (`WorkerConfig.bare`): per chain, what a waiter sends (the record's read, a
+ * look at the lock) on a bare ioredis client, then the commit's message on a bare subscriber; the
+ * call resolves with the token that message carries. No rotator, no lock code, no checks.
+ */
+async function bareMain(): Promise<void> {
+  if (config.backend.kind !== 'redis') throw new Error('the floor is Redis only');
+  const { prefix, url } = config.backend;
+  const client = new Redis(url);
+  const subscriber = new Redis(url);
+  const wakes = new Map<string, (record: string) => void>();
+  subscriber.on('message', (_channel: string, message: string) => {
+    const cut = message.indexOf('\n');
+    if (cut < 0) return;
+    const name = message.slice(0, cut);
+    wakes.get(name)?.(message.slice(cut + 1));
+    wakes.delete(name);
+  });
+  await subscriber.subscribe(redisLockChannel(prefix));
+  await client.hgetall(`${prefix}:chain:{${config.clientId}:${config.warmTeam}:bot}`);
+  const profiling = await startProfile();
+  await startTogether();
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const cpu = process.cpuUsage();
+  const entries = await Promise.all(
+    config.teams.map(async (teamId): Promise<ChainEntry> => {
+      const chainKey = `${config.clientId}:${teamId}:bot`;
+      const name = refreshLockName(chainKey);
+      const woken = new Promise<string>((resolve) => wakes.set(name, resolve));
+      await client.hgetall(`${prefix}:chain:{${chainKey}}`);
+      // Its look at the lock stands for a waiter's failed try, so the report counts it as a waiter.
+      const look: Acquisition = { calledAt: clock(), settledAt: Number.NaN, taken: false };
+      await client.pttl(`${prefix}:lock:{${name}}`);
+      look.settledAt = clock();
+      const record = JSON.parse(await woken) as { accessToken: string };
+      const resolvedAt = clock();
+      waitReturns.set(teamId, resolvedAt);
+      const tokenHash = createHash('sha256').update(record.accessToken).digest('hex').slice(0, 16);
+      return {
+        teamId,
+        resolvedAt,
+        tokenHash,
+        waitReturnedAt: resolvedAt,
+        acquisitions: [look],
+        lockCalls: [],
+      };
+    }),
+  );
+  loop.disable();
+  const used = process.cpuUsage(cpu);
+  await profiling?.();
+  await send({
+    type: 'result',
+    name: config.name,
+    entries,
+    load: {
+      cpuMs: (used.user + used.system) / 1000,
+      loopDelayP99: loop.percentile(99) / 1e6,
+      loopDelayMax: loop.max / 1e6,
+    },
+    warnings,
+  });
+  client.disconnect();
+  subscriber.disconnect();
+}
+
 async function main(): Promise<void> {
   const opened = await openStore(config.backend, {
     name: config.name,
@@ -154,16 +237,8 @@ async function main(): Promise<void> {
   await rotator.getToken({ teamId: config.warmTeam });
   await fetch(`${config.slackUrl}api.test`, { method: 'POST' }).then((response) => response.arrayBuffer());
 
-  const go = new Promise<number>((resolve) => {
-    process.once('message', (message: ParentMessage) => resolve(message.at));
-  });
   const profiling = await startProfile();
-  await send({ type: 'ready' });
-  const at = await go;
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - clock() - 3)));
-  while (clock() < at) {
-    // The last milliseconds spun, so every worker starts within a fraction of one.
-  }
+  await startTogether();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   const cpu = process.cpuUsage();
@@ -207,7 +282,7 @@ async function main(): Promise<void> {
   await opened.close();
 }
 
-main().then(
+(config.bare ? bareMain() : main()).then(
   () => process.exit(0),
   async (error: unknown) => {
     await send({

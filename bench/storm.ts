@@ -9,6 +9,9 @@
  * STORM_COLD_SAMPLES change the sizes, STORM_BACKENDS (`postgres,redis`) what runs (for a quick try: STORM_CHAINS=50 STORM_RUNS=1).
  * STORM_DUMP=<dir> keeps each run's raw worker reports (JSON), STORM_CPU_PROF=<dir> a CPU profile of
  * each worker's storm (from 'go' to its last call resolving), and STORM_AUTOPIPELINE=1 turns on ioredis's autopipelining in the workers' clients.
+ * STORM_FLOOR=1 (Redis) makes every worker but the first a bare subscriber, the floor a waiter's
+ * wake-up can have on this machine (see `WorkerConfig.bare`); STORM_NODE_ARGS adds node flags to the
+ * workers (e.g. `--trace-gc`).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -34,6 +37,8 @@ import {
 } from './storm-shared.js';
 
 const PROCESSES = Number(process.env.STORM_PROCESSES ?? 8);
+/** STORM_FLOOR=1: on Redis, every worker but the first is a bare subscriber (see `WorkerConfig.bare`). */
+const FLOOR = process.env.STORM_FLOOR === '1';
 const CHAINS = Number(process.env.STORM_CHAINS ?? 1_000);
 const RUNS = Number(process.env.STORM_RUNS ?? 3);
 const COLD_SAMPLES = Number(process.env.STORM_COLD_SAMPLES ?? 2_000);
@@ -103,7 +108,12 @@ interface Worker {
 
 function startWorker(config: WorkerConfig): Worker {
   const child = fork(workerScript, [], {
-    execArgv: ['--import', 'tsx', '--no-warnings'],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--no-warnings',
+      ...(process.env.STORM_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     env: { ...process.env, STORM_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -172,6 +182,7 @@ async function runStorm(kind: BackendKind, run: number, chains: number): Promise
           warmTeam,
           poolMax: POOL_MAX,
           lockRecheckMs: LOCK_RECHECK_MS,
+          ...(FLOOR && kind === 'redis' && w > 0 ? { bare: true } : {}),
         }),
       );
     }
