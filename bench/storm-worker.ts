@@ -21,6 +21,7 @@ import {
   type LockCall,
   type ParentMessage,
   type WorkerConfig,
+  type WorkerLoad,
   type WorkerMessage,
 } from './storm-shared.js';
 
@@ -137,6 +138,32 @@ async function startTogether(): Promise<void> {
 }
 
 /**
+ * Starts the calls with the other workers (see `startTogether`) and returns what they gave, with how
+ * busy this process was from the start until the last one settled (profiled if asked).
+ */
+async function storm(
+  calls: () => Promise<ChainEntry[]>,
+): Promise<{ entries: ChainEntry[]; load: WorkerLoad }> {
+  const profiling = await startProfile();
+  await startTogether();
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const cpu = process.cpuUsage();
+  const entries = await calls();
+  loop.disable();
+  const used = process.cpuUsage(cpu);
+  await profiling?.();
+  return {
+    entries,
+    load: {
+      cpuMs: (used.user + used.system) / 1000,
+      loopDelayP99: loop.percentile(99) / 1e6,
+      loopDelayMax: loop.max / 1e6,
+    },
+  };
+}
+
+/**
  * The floor of a waiter (`WorkerConfig.bare`): per chain, what a waiter sends (the record's read, a
  * look at the lock) on a bare ioredis client, then the commit's message on a bare subscriber; the
  * call resolves with the token that message carries. No rotator, no lock code, no checks.
@@ -156,49 +183,33 @@ async function bareMain(): Promise<void> {
   });
   await subscriber.subscribe(redisLockChannel(prefix));
   await client.hgetall(`${prefix}:chain:{${config.clientId}:${config.warmTeam}:bot}`);
-  const profiling = await startProfile();
-  await startTogether();
-  const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
-  const cpu = process.cpuUsage();
-  const entries = await Promise.all(
-    config.teams.map(async (teamId): Promise<ChainEntry> => {
-      const chainKey = `${config.clientId}:${teamId}:bot`;
-      const name = refreshLockName(chainKey);
-      const woken = new Promise<string>((resolve) => wakes.set(name, resolve));
-      await client.hgetall(`${prefix}:chain:{${chainKey}}`);
-      // Its look at the lock stands for a waiter's failed try, so the report counts it as a waiter.
-      const look: Acquisition = { calledAt: clock(), settledAt: Number.NaN, taken: false };
-      await client.pttl(`${prefix}:lock:{${name}}`);
-      look.settledAt = clock();
-      const record = JSON.parse(await woken) as { accessToken: string };
-      const resolvedAt = clock();
-      waitReturns.set(teamId, resolvedAt);
-      const tokenHash = createHash('sha256').update(record.accessToken).digest('hex').slice(0, 16);
-      return {
-        teamId,
-        resolvedAt,
-        tokenHash,
-        waitReturnedAt: resolvedAt,
-        acquisitions: [look],
-        lockCalls: [],
-      };
-    }),
+  const { entries, load } = await storm(() =>
+    Promise.all(
+      config.teams.map(async (teamId): Promise<ChainEntry> => {
+        const chainKey = `${config.clientId}:${teamId}:bot`;
+        const name = refreshLockName(chainKey);
+        const woken = new Promise<string>((resolve) => wakes.set(name, resolve));
+        await client.hgetall(`${prefix}:chain:{${chainKey}}`);
+        // Its look at the lock stands for a waiter's failed try, so the report counts it as a waiter.
+        const look: Acquisition = { calledAt: clock(), settledAt: Number.NaN, taken: false };
+        await client.pttl(`${prefix}:lock:{${name}}`);
+        look.settledAt = clock();
+        const record = JSON.parse(await woken) as { accessToken: string };
+        const resolvedAt = clock();
+        waitReturns.set(teamId, resolvedAt);
+        const tokenHash = createHash('sha256').update(record.accessToken).digest('hex').slice(0, 16);
+        return {
+          teamId,
+          resolvedAt,
+          tokenHash,
+          waitReturnedAt: resolvedAt,
+          acquisitions: [look],
+          lockCalls: [],
+        };
+      }),
+    ),
   );
-  loop.disable();
-  const used = process.cpuUsage(cpu);
-  await profiling?.();
-  await send({
-    type: 'result',
-    name: config.name,
-    entries,
-    load: {
-      cpuMs: (used.user + used.system) / 1000,
-      loopDelayP99: loop.percentile(99) / 1e6,
-      loopDelayMax: loop.max / 1e6,
-    },
-    warnings,
-  });
+  await send({ type: 'result', name: config.name, entries, load, warnings });
   client.disconnect();
   subscriber.disconnect();
 }
@@ -237,34 +248,22 @@ async function main(): Promise<void> {
   await rotator.getToken({ teamId: config.warmTeam });
   await fetch(`${config.slackUrl}api.test`, { method: 'POST' }).then((response) => response.arrayBuffer());
 
-  const profiling = await startProfile();
-  await startTogether();
-  const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
-  const cpu = process.cpuUsage();
-
-  const entries = await Promise.all(
-    config.teams.map(async (teamId): Promise<ChainEntry> => {
-      try {
-        const token = await rotator.getToken({ teamId });
-        const resolvedAt = clock();
-        const tokenHash = createHash('sha256').update(token).digest('hex').slice(0, 16);
-        return { teamId, resolvedAt, tokenHash, acquisitions: [], lockCalls: [] };
-      } catch (caught) {
-        const resolvedAt = clock();
-        const error = isRotatorError(caught) ? caught.code : String(caught);
-        return { teamId, resolvedAt, error, acquisitions: [], lockCalls: [] };
-      }
-    }),
+  const { entries, load } = await storm(() =>
+    Promise.all(
+      config.teams.map(async (teamId): Promise<ChainEntry> => {
+        try {
+          const token = await rotator.getToken({ teamId });
+          const resolvedAt = clock();
+          const tokenHash = createHash('sha256').update(token).digest('hex').slice(0, 16);
+          return { teamId, resolvedAt, tokenHash, acquisitions: [], lockCalls: [] };
+        } catch (caught) {
+          const resolvedAt = clock();
+          const error = isRotatorError(caught) ? caught.code : String(caught);
+          return { teamId, resolvedAt, error, acquisitions: [], lockCalls: [] };
+        }
+      }),
+    ),
   );
-  loop.disable();
-  const used = process.cpuUsage(cpu);
-  await profiling?.();
-  const load = {
-    cpuMs: (used.user + used.system) / 1000,
-    loopDelayP99: loop.percentile(99) / 1e6,
-    loopDelayMax: loop.max / 1e6,
-  };
   for (const entry of entries) {
     entry.acquisitions = acquisitions.get(entry.teamId) ?? [];
     entry.lockCalls = lockCalls.get(entry.teamId) ?? [];
