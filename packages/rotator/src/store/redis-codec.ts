@@ -73,15 +73,25 @@ function parseWhole(fields: Record<string, string>): Record<string, unknown> | u
     json += `,${QUOTED.get(field) ?? JSON.stringify(field)}:${fields[field]}`;
     count++;
   }
-  let values: Record<string, unknown>;
+  const values = parseObject(`{${json.slice(1)}}`);
+  if (values === undefined) return undefined;
+  // A value that is not JSON alone can still join into JSON ('1,"x":2'): it adds a key. (One made to
+  // repeat another field's key is not caught: whoever can write that value can write the field.)
+  for (const _ in values) count--;
+  return count === 0 ? values : undefined;
+}
+
+/** A JSON text's object, or `undefined` if the text is not JSON or not an object. */
+function parseObject(json: string): Record<string, unknown> | undefined {
+  let value: unknown;
   try {
-    values = JSON.parse(`{${json.slice(1)}}`);
+    value = JSON.parse(json);
   } catch {
     return undefined;
   }
-  // A value that is not JSON alone can still join into JSON ('1,"x":2'): it adds a key.
-  for (const _ in values) count--;
-  return count === 0 ? values : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 /** The hash's values parsed one by one. @throws StorageError `record_invalid` naming the first that is not JSON */
@@ -108,15 +118,10 @@ function parseEach(chainKey: string, fields: Record<string, string>): Record<str
  * @throws StorageError (`record_invalid`) as {@link decodeRecord} does.
  */
 export function decodePushedRecord(chainKey: string, json: string): StoredRecord | undefined {
-  let values: unknown;
-  try {
-    values = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (values === null || typeof values !== 'object' || Array.isArray(values)) return undefined;
-  checkFormat(chainKey, (values as Record<string, unknown>).format);
-  return checkDecoded(chainKey, values as Record<string, unknown>);
+  const values = parseObject(json);
+  if (values === undefined) return undefined;
+  checkFormat(chainKey, values.format);
+  return checkDecoded(chainKey, values);
 }
 
 /** Checks a record's `format` (a number or a numeric string). @throws StorageError `record_invalid` */
