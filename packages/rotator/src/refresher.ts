@@ -33,11 +33,11 @@ export function createRefresher(settings: RefresherSettings) {
   const { store, lock, transport, credentials, now, logger, events } = settings;
 
   // Each I/O start says its stage (see turns.ts): a waiter's wait and its re-read when woken, the
-  // commit and the release finish calls and go first; then new calls' reads and lock attempts;
-  // then a holder's other steps. A burst must not hold up the calls it would let finish.
+  // commit and the release finish calls and start at once; new calls' reads and lock attempts, then
+  // a holder's other steps, are paced by turns. A burst must not hold up the calls it would let finish.
   const read = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey));
   const heldRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'hold');
-  const wokenRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'woken');
+  const wokenRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'finish');
   const cas = (chainKey: string, version: number, update: TokenUpdate) =>
     guard('compareAndSet', chainKey, () => store.compareAndSet(chainKey, version, update), 'finish');
 

@@ -1,6 +1,6 @@
 /**
  * Starts I/O (Slack requests, store and lock statements) a few milliseconds' worth per event-loop
- * turn, in the order asked.
+ * turn, in the order asked — except what finishes calls, which starts at once.
  *
  * Starting I/O is synchronous work: building a request, a `write` system call per Redis command or
  * PostgreSQL statement, setting up an HTTP request. It is cheap alone and costly in a burst: when
@@ -10,34 +10,37 @@
  * that process waits it out, first of all its callers that a peer process's commit woke: their
  * wake-up is a socket message the loop cannot read until the burst ends.
  *
- * So a turn may spend {@link SLICE_MS} starting I/O (measured from the first start in it, the work
- * between starts included); what is asked for after that waits for the next turns, which run off
- * `setImmediate`, and the loop reads its sockets between two of them. A lone call starts at once;
- * a burst costs its own calls a few milliseconds each instead of stalling everyone else.
+ * So a turn may spend {@link SLICE_MS} starting a call's first steps and a holder's refresh steps
+ * (measured from the first start in it, the work between starts included); what is asked for after
+ * that waits for the next turns, which run off `setImmediate`, and the loop reads its sockets between
+ * two of them. A lone call starts at once; a burst costs its own calls a few milliseconds each
+ * instead of stalling everyone else. Queued, the first steps of new calls (a read, a lock attempt)
+ * go before the rest of this process's own refreshes (their Slack requests wait 50 ms or more anyway).
  *
- * Queued starts go by {@link Stage}, then in the order asked: first the re-reads of callers a peer's
- * commit woke (each ends a call, and costs little or no I/O: the Redis store has the record from the
- * message, PostgreSQL's re-reads go out together), then what lets other calls finish (a commit, a
- * release), then the first steps of new calls (short: a read, a lock attempt), then the rest of this
- * process's own refreshes (their Slack requests wait 50 ms or more anyway). Measured in the storm benchmark (docs/BENCHMARKS.md): holders' steps before new
- * calls put this process's commits in the middle of every process's burst of new calls, and woken
- * callers waited 4-6 times longer at the median; woken re-reads queued behind a process's own
- * commits and releases made its waiters' wake-up p99 three times its peers'. One queue per process: it shares out the one
- * event loop, whichever rotator asks.
+ * What finishes calls never waits for a turn: the re-read of a caller a peer's commit woke (the
+ * Redis store has the record from the message, PostgreSQL's re-reads go out together), a caller's
+ * wait for a peer, the commit of a new pair, a lock's release. Each is one cheap start, asked for as
+ * an answer comes in, so they are paced by the answers. Measured in the storm benchmark
+ * (docs/BENCHMARKS.md): queued for the next turn, a holder's commits waited until the loop had read
+ * every Slack answer that had come in, and went out 100-170 at a time; each such burst woke every
+ * other process's callers at once, and those bursts made the wake-up tail. Before that: holders'
+ * steps before new calls put this process's commits in the middle of every process's burst of new
+ * calls, and woken callers waited 4-6 times longer at the median. One queue per process: it shares
+ * out the one event loop, whichever rotator asks.
  */
 
 /** How long one turn may spend starting I/O (ms). */
 export const SLICE_MS = 4;
 
 /**
- * Which I/O goes first when starts are queued (in this order):
- * - `'woken'`: the re-read of a caller that a peer's commit or release woke;
- * - `'finish'`: what completes calls or wakes other processes' callers: a caller's wait for a
- *   peer's refresh, the commit of a new pair, a lock's release;
- * - `'new'`: the first steps of a call (its first read, its lock attempts);
- * - `'hold'`: the rest of a lock holder's refresh (its reads, lease checks, intent, Slack request).
+ * What a start is for:
+ * - `'finish'`: it completes calls or wakes other processes' callers — the re-read of a woken caller,
+ *   a caller's wait for a peer's refresh, the commit of a new pair, a lock's release. Starts at once.
+ * - `'new'`: the first steps of a call (its first read, its lock attempts); paced by turns.
+ * - `'hold'`: the rest of a lock holder's refresh (its reads, lease checks, intent, Slack request);
+ *   paced by turns, after the queued `'new'` starts.
  */
-export type Stage = 'woken' | 'finish' | 'hold' | 'new';
+export type Stage = 'finish' | 'hold' | 'new';
 
 type Start = () => void;
 
@@ -65,18 +68,14 @@ class Starts {
   }
 }
 
-const queues: Record<Stage, Starts> = {
-  woken: new Starts(),
-  finish: new Starts(),
-  hold: new Starts(),
-  new: new Starts(),
-};
-const order: Stage[] = ['woken', 'finish', 'new', 'hold'];
+type Paced = Exclude<Stage, 'finish'>;
+const queues: Record<Paced, Starts> = { hold: new Starts(), new: new Starts() };
+const order: Paced[] = ['new', 'hold'];
 let scheduled = false;
 /** When the current turn's first start ran (performance.now()), until the turn ends. */
 let turnStartedAt: number | undefined;
 
-const waiting = () => queues.woken.size + queues.finish.size + queues.hold.size + queues.new.size > 0;
+const waiting = () => queues.hold.size + queues.new.size > 0;
 
 function endTurn(): void {
   turnStartedAt = undefined;
@@ -98,25 +97,29 @@ function runTurn(): void {
   }
 }
 
+function startNow<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /**
- * Runs `start` now if this turn has time left and nothing is waiting; else in a coming turn, after
- * the queued starts of its own stage and of the stages before it. Settles with what `start` returns
- * (or throws). `start` should do the synchronous part of starting the I/O and return its promise.
+ * Runs `start` now if it is a `'finish'` start, or if this turn has time left and nothing is waiting;
+ * else in a coming turn, after the queued starts of its own stage and of the stages before it.
+ * Settles with what `start` returns (or throws). `start` should do the synchronous part of starting
+ * the I/O and return its promise.
  */
 export function inTurn<T>(start: () => Promise<T>, stage: Stage = 'new'): Promise<T> {
+  if (stage === 'finish') return startNow(start);
   if (!waiting()) {
     const at = performance.now();
     if (turnStartedAt === undefined) {
       turnStartedAt = at;
       setImmediate(endTurn);
     }
-    if (at - turnStartedAt < SLICE_MS) {
-      try {
-        return start();
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
+    if (at - turnStartedAt < SLICE_MS) return startNow(start);
   }
   return new Promise<T>((resolve, reject) => {
     queues[stage].push(() => {
