@@ -110,6 +110,27 @@ describe('createRedisStore', () => {
     }
   });
 
+  test('reads and scripts asked for in one run of synchronous code leave together, when it ends', async () => {
+    const records = ['T0000001', 'T0000002', 'T0000003'].map((team) => sampleRecord(team));
+    for (const record of records) await store.put(record);
+    await client.ping();
+    const socket = (client as unknown as { stream: { writableCorked: number } }).stream;
+    expect(socket.writableCorked).toBe(0);
+    const reads = records.map((record) => store.get(record.chainKey));
+    const write = store.compareAndSet(records[0]?.chainKey ?? '', 1, {
+      lastErrorCode: 'x',
+      updatedAt: BASE_AT,
+    });
+    // Held back until this synchronous run ends, then written in one system call.
+    expect(socket.writableCorked).toBe(1);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(socket.writableCorked).toBe(0);
+    expect((await Promise.all(reads)).map((record) => record?.chainKey)).toEqual(
+      records.map((record) => record.chainKey),
+    );
+    expect((await write)?.version).toBe(2);
+  });
+
   test('a stale index entry (lost update) is filtered out of list and repaired', async () => {
     const flaky = flakyIndex(client, prefix);
     const errors: StorageError[] = [];

@@ -14,7 +14,14 @@ import {
   copyIntent,
   invalidStoredRecord,
 } from './record.js';
-import { attempt, checkClient, checkPrefix, type RedisClient, script } from './redis-client.js';
+import {
+  attempt,
+  checkClient,
+  checkPrefix,
+  coalesceWrites,
+  type RedisClient,
+  script,
+} from './redis-client.js';
 import {
   decodePushedRecord,
   decodeRecord,
@@ -136,6 +143,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   }
 
   async function read(chainKey: string): Promise<StoredRecord | undefined> {
+    coalesceWrites(client);
     const hash = await attempt('get', () => client.hgetall(index.recordKey(chainKey)), chainKey);
     return decodeRecord(chainKey, hash);
   }
