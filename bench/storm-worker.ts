@@ -2,7 +2,7 @@
 // says 'ready', waits for 'go' (a start instant shared by every worker), then asks for all of its
 // expired chains at once, and reports per chain when its call resolved and what its lock saw.
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -119,6 +119,7 @@ async function startProfile(): Promise<(() => Promise<void>) | undefined> {
   await session.post('Profiler.start');
   return async () => {
     const { profile } = await session.post('Profiler.stop');
+    await mkdir(dir, { recursive: true });
     await writeFile(join(dir, `${config.name}-${process.pid}.cpuprofile`), JSON.stringify(profile));
     session.disconnect();
   };

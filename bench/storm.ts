@@ -211,7 +211,13 @@ async function runStorm(kind: BackendKind, run: number, chains: number): Promise
       await mkdir(process.env.STORM_DUMP, { recursive: true });
       await writeFile(
         path.join(process.env.STORM_DUMP, `${kind}-${chains}-${run}.json`),
-        JSON.stringify({ goAt, results, loads }),
+        JSON.stringify({
+          goAt,
+          results,
+          loads,
+          // When the fake Slack answered each refresh (its clock, epoch ms): the commits' source.
+          slackAnsweredAt: slack.calls.filter((c) => c.grantType === 'refresh_token').map((c) => c.at),
+        }),
       );
     }
     const analysis = analyze(results, goAt, LOCK_RECHECK_MS);
