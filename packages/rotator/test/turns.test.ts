@@ -1,9 +1,14 @@
 // I/O starts a few milliseconds' worth per event-loop turn (slack/turns.ts): a burst asked for in
 // one run of microtasks must not hold the loop for the whole burst, and a lone call starts at once.
 import { describe, expect, test } from 'vitest';
-import { inTurn, SLICE_MS } from '../src/turns.js';
+import { inTurn, SLICE_MS, WINDOW } from '../src/turns.js';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Lets turns run until `done()` holds (at most 200 turns). */
+async function turnsUntil(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 200 && !done(); turn++) await nextTurn();
+}
 
 /** Keeps the CPU busy for `ms`, as starting a request does on a busy machine. */
 function busy(ms: number): void {
@@ -37,6 +42,52 @@ describe('inTurn', () => {
     expect(order, 'finish starts ran at once, though the turn was used up').toEqual(['finish 1', 'finish 2']);
     await Promise.all(calls);
     expect(order).toEqual(['finish 1', 'finish 2', 'new 1', 'new 2', 'hold 1', 'hold 2']);
+  });
+
+  test('at most WINDOW new and hold operations are in flight; finish and long starts do not wait for it', async () => {
+    await nextTurn();
+    const answers: (() => void)[] = [];
+    const started: string[] = [];
+    const operation = (name: string, stage: 'new' | 'hold' | 'finish' | 'long') =>
+      inTurn(() => {
+        started.push(name);
+        return new Promise<void>((resolve) => answers.push(resolve));
+      }, stage);
+    const count = WINDOW + 20;
+    const calls = Array.from({ length: count }, (_, i) => operation(`op ${i}`, i % 2 === 0 ? 'new' : 'hold'));
+    await turnsUntil(() => started.length >= WINDOW);
+    // Some turns more: nothing else starts while the window is full.
+    for (let turn = 0; turn < 5; turn++) await nextTurn();
+    expect(started.length).toBe(WINDOW);
+
+    const finish = operation('finish', 'finish');
+    expect(started.at(-1), 'a finish start runs at once').toBe('finish');
+    const long = operation('long', 'long');
+    await turnsUntil(() => started.includes('long'));
+    expect(started.at(-1), 'a long start is paced by turns, not by the window').toBe('long');
+
+    // One answer frees one place.
+    answers[0]?.();
+    await turnsUntil(() => started.length > WINDOW + 2);
+    for (let turn = 0; turn < 5; turn++) await nextTurn();
+    expect(started.length).toBe(WINDOW + 3);
+    expect(started.at(-1)).toBe(`op ${WINDOW}`);
+
+    // Answer everything as it starts: the rest go through, new before hold, each in the order asked.
+    const answerAll = setInterval(() => {
+      for (const answer of answers.splice(0)) answer();
+    }, 1);
+    try {
+      await Promise.all([...calls, finish, long]);
+    } finally {
+      clearInterval(answerAll);
+    }
+    const queued = Array.from({ length: count - WINDOW }, (_, i) => WINDOW + i);
+    expect(started.filter((name) => name.startsWith('op '))).toEqual([
+      ...Array.from({ length: WINDOW }, (_, i) => `op ${i}`),
+      ...queued.filter((i) => i % 2 === 0).map((i) => `op ${i}`),
+      ...queued.filter((i) => i % 2 === 1).map((i) => `op ${i}`),
+    ]);
   });
 
   test('a lone start runs at once, in the caller’s turn', async () => {
