@@ -97,6 +97,7 @@ export function createRotator(options: RotatorOptions): Rotator {
     events,
     lockTtlMs: settings.lockTtlMs,
     lockWaitMs: settings.lockWaitMs,
+    maxConcurrentRefreshes: settings.maxConcurrentRefreshes,
     ambiguousRetryDelaysMs: settings.ambiguousRetryDelaysMs,
     rateLimitRetries: settings.rateLimitRetries,
     rateLimitMaxWaitMs: settings.rateLimitMaxWaitMs,

@@ -48,6 +48,14 @@ export interface RotatorOptions {
   lockTtlMs?: number;
   /** How long to wait for a peer's refresh lock (ms). Default: lockTtlMs + requestTimeoutMs. */
   lockWaitMs?: number;
+  /**
+   * How many refresh requests this rotator has at Slack at once; more wait for a free slot (their
+   * lease is checked again if the wait ran into its margin). Default 32. In a storm a process that
+   * holds hundreds of refresh locks would otherwise get hundreds of answers at once, and reading
+   * them holds its event loop while its own waiting callers and commits sit unread
+   * (docs/BENCHMARKS.md). `@slack/web-api` bounds its requests the same way (100 per client).
+   */
+  maxConcurrentRefreshes?: number;
   /** How long a token is served from memory before the store is read again (ms). Default 10 000. */
   cacheTtlMs?: number;
   /**
@@ -85,6 +93,7 @@ export interface ResolvedOptions {
   rateLimitRetries: number;
   rateLimitMaxWaitMs: number;
   lockTtlMs: number;
+  maxConcurrentRefreshes: number;
   lockWaitMs: number;
   cacheTtlMs: number;
   cacheMaxEntries: number;
@@ -171,6 +180,10 @@ export function checkOptions(options: RotatorOptions): ResolvedOptions {
   if (!Number.isInteger(rateLimitRetries) || rateLimitRetries < 0) {
     throw invalidArgument('rateLimitRetries must be a non-negative integer');
   }
+  const maxConcurrentRefreshes = options.maxConcurrentRefreshes ?? 100;
+  if (!Number.isInteger(maxConcurrentRefreshes) || maxConcurrentRefreshes < 1) {
+    throw invalidArgument('maxConcurrentRefreshes must be a positive integer');
+  }
   const cacheMaxEntries = options.cacheMaxEntries ?? 10_000;
   if (!Number.isInteger(cacheMaxEntries) || cacheMaxEntries < 1) {
     throw invalidArgument('cacheMaxEntries must be a positive integer');
@@ -219,6 +232,7 @@ export function checkOptions(options: RotatorOptions): ResolvedOptions {
     rateLimitRetries,
     rateLimitMaxWaitMs: duration(options.rateLimitMaxWaitMs, 'rateLimitMaxWaitMs', 30_000),
     lockTtlMs,
+    maxConcurrentRefreshes,
     lockWaitMs: duration(options.lockWaitMs, 'lockWaitMs', lockTtlMs + requestTimeoutMs),
     cacheTtlMs: duration(options.cacheTtlMs, 'cacheTtlMs', 10_000),
     cacheMaxEntries,

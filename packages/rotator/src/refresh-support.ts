@@ -17,6 +17,8 @@ export interface RefresherSettings {
   events: Emitter;
   lockTtlMs: number;
   lockWaitMs: number;
+  /** How many refresh requests may be at Slack at once; more wait for a slot. */
+  maxConcurrentRefreshes: number;
   /** Delays before each prompt retry of an ambiguous failure, with the same refresh token. */
   ambiguousRetryDelaysMs: readonly number[];
   rateLimitRetries: number;

@@ -16,6 +16,7 @@ import {
 } from './refresh-support.js';
 import { processRefreshResult } from './slack/outcome.js';
 import type { RawResult } from './slack/transport.js';
+import { createSlots } from './slots.js';
 import type { TokenRecord, TokenUpdate } from './store/types.js';
 import { inTurn } from './turns.js';
 
@@ -31,10 +32,12 @@ const MAX_UNSENT = 3;
  */
 export function createRefresher(settings: RefresherSettings) {
   const { store, lock, transport, credentials, now, logger, events } = settings;
+  const slots = createSlots(settings.maxConcurrentRefreshes);
 
   // Each I/O start says its stage (see turns.ts): a waiter's wait and its re-read when woken, the
   // commit and the release finish calls and start at once; new calls' reads and lock attempts, then
-  // a holder's other steps, are paced by turns. A burst must not hold up the calls it would let finish.
+  // a holder's other steps, then Slack requests are paced. A burst must not hold up the calls it
+  // would let finish.
   const read = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey));
   const heldRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'hold');
   const wokenRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'finish');
@@ -92,8 +95,10 @@ export function createRefresher(settings: RefresherSettings) {
       let lease: Lease | undefined;
       const waitStartedAt = now();
       if (lock.wait === undefined) {
-        lease = await inTurn(() =>
-          lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: settings.lockWaitMs }),
+        // It waits for the holder's steps: outside the window of store and lock operations.
+        lease = await inTurn(
+          () => lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: settings.lockWaitMs }),
+          'long',
         );
       } else {
         // A busy lock means a peer is refreshing: wait for it to finish without taking the lock,
@@ -239,18 +244,25 @@ export function createRefresher(settings: RefresherSettings) {
           intentFor = token;
         }
         // Configuration tokens rotate at tooling.tokens.rotate, with the refresh token alone.
-        // Started in turns (see turns.ts), so a burst of refreshes leaves the loop to others.
-        const raw = await inTurn(async () => {
-          // Queued (or the process stalled) past the lease's margin: check the lease again first.
-          if (performance.now() > startBy) return undefined;
-          return record.kind === 'config'
-            ? transport.send('tooling.tokens.rotate', { refresh_token: token })
-            : transport.send(
-                'oauth.v2.access',
-                { grant_type: 'refresh_token', refresh_token: token },
-                credentials,
-              );
-        }, 'hold');
+        // Sent once a slot is free (settings.maxConcurrentRefreshes), and started in turns (see
+        // turns.ts), so a burst of refreshes leaves the loop to others.
+        await slots.take();
+        let raw: RawResult | undefined;
+        try {
+          raw = await inTurn(async () => {
+            // Queued (or the process stalled) past the lease's margin: check the lease again first.
+            if (performance.now() > startBy) return undefined;
+            return record.kind === 'config'
+              ? transport.send('tooling.tokens.rotate', { refresh_token: token })
+              : transport.send(
+                  'oauth.v2.access',
+                  { grant_type: 'refresh_token', refresh_token: token },
+                  credentials,
+                );
+          }, 'long');
+        } finally {
+          slots.give();
+        }
         if (raw === undefined) {
           // Nothing was sent: the intent stays (a later holder presents the same token, unspent).
           if (++unsent < MAX_UNSENT) continue;
