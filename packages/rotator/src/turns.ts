@@ -21,7 +21,8 @@
  * Answers come back in bursts too: a few hundred statements started over a few turns are answered
  * together, and the loop then runs every answer's continuation (decoding a record, the next step)
  * in one go. So no more than {@link WINDOW} store and lock operations of these stages are in flight
- * at once; the next starts when one is answered. Slack requests are not counted (they wait for
+ * at once; the next starts when one is answered (or after {@link STALE_MS} without an answer, so a
+stalled connection cannot hold up the process's other refreshes). Slack requests are not counted (they wait for
  * Slack, not for the store, and the engine bounds them with `maxConcurrentRefreshes`), nor is an
  * acquire that waits for another holder's lock (its answer waits for that holder's steps).
  *
@@ -45,6 +46,12 @@ export const SLICE_MS = 4;
 
 /** How many paced store and lock operations may be in flight at once. */
 export const WINDOW = 64;
+
+/**
+ * After this long without an answer an operation stops counting in the window (ms): a stalled store
+ * (a connection that hangs) must not hold up every other refresh of the process for longer.
+ */
+export const STALE_MS = 1_000;
 
 /**
  * What a start is for:
@@ -90,21 +97,54 @@ const order: Paced[] = ['new', 'hold', 'long'];
 let scheduled = false;
 /** When the current turn's first start ran (performance.now()), until the turn ends. */
 let turnStartedAt: number | undefined;
-/** Store and lock operations started in `'new'` and `'hold'` and not answered yet. */
-let inFlight = 0;
+/**
+ * Store and lock operations started in `'new'` and `'hold'`, not answered yet and not stale: when
+ * each started (performance.now()), in the order started.
+ */
+const open = new Map<number, number>();
+let opened = 0;
+/** Set while the window is full and starts wait: when the oldest operation turns stale. */
+let staleTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Whether the window has room, after dropping the operations that turned stale. */
+function roomInWindow(): boolean {
+  if (open.size < WINDOW) return true;
+  const cutoff = performance.now() - STALE_MS;
+  for (const [id, startedAt] of open) {
+    if (startedAt > cutoff) break;
+    open.delete(id);
+  }
+  return open.size < WINDOW;
+}
 
 const waiting = () => queues.new.size + queues.hold.size + queues.long.size > 0;
 
 /** The stage whose first queued start may go now (a window stage only while the window has room). */
 function next(): Paced | undefined {
   for (const stage of order) {
-    if (queues[stage].size > 0 && (stage === 'long' || inFlight < WINDOW)) return stage;
+    if (queues[stage].size > 0 && (stage === 'long' || roomInWindow())) return stage;
   }
   return undefined;
 }
 
 function schedule(): void {
-  if (scheduled || next() === undefined) return;
+  if (scheduled) return;
+  if (next() === undefined) {
+    // Starts wait for the window: if nothing is answered meanwhile, look again when the oldest
+    // operation turns stale.
+    const oldest = open.values().next().value;
+    if (waiting() && oldest !== undefined && staleTimer === undefined) {
+      staleTimer = setTimeout(
+        () => {
+          staleTimer = undefined;
+          schedule();
+        },
+        Math.max(1, oldest + STALE_MS - performance.now()),
+      );
+      staleTimer.unref();
+    }
+    return;
+  }
   scheduled = true;
   setImmediate(runTurn);
 }
@@ -126,8 +166,8 @@ function runTurn(): void {
   schedule();
 }
 
-function answered(): void {
-  inFlight--;
+function answered(id: number): void {
+  open.delete(id);
   schedule();
 }
 
@@ -140,8 +180,10 @@ function startNow<T>(start: () => Promise<T>, stage: Stage): Promise<T> {
     return Promise.reject(error);
   }
   if (stage === 'new' || stage === 'hold') {
-    inFlight++;
-    promise.then(answered, answered);
+    const id = opened++;
+    open.set(id, performance.now());
+    const done = () => answered(id);
+    promise.then(done, done);
   }
   return promise;
 }
@@ -154,7 +196,7 @@ function startNow<T>(start: () => Promise<T>, stage: Stage): Promise<T> {
  */
 export function inTurn<T>(start: () => Promise<T>, stage: Stage = 'new'): Promise<T> {
   if (stage === 'finish') return startNow(start, stage);
-  if (!waiting() && (stage === 'long' || inFlight < WINDOW)) {
+  if (!waiting() && (stage === 'long' || roomInWindow())) {
     const at = performance.now();
     if (turnStartedAt === undefined) {
       turnStartedAt = at;

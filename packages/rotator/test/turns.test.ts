@@ -1,7 +1,7 @@
 // I/O starts a few milliseconds' worth per event-loop turn (slack/turns.ts): a burst asked for in
 // one run of microtasks must not hold the loop for the whole burst, and a lone call starts at once.
 import { describe, expect, test } from 'vitest';
-import { inTurn, SLICE_MS, WINDOW } from '../src/turns.js';
+import { inTurn, SLICE_MS, STALE_MS, WINDOW } from '../src/turns.js';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -88,6 +88,28 @@ describe('inTurn', () => {
       ...queued.filter((i) => i % 2 === 0).map((i) => `op ${i}`),
       ...queued.filter((i) => i % 2 === 1).map((i) => `op ${i}`),
     ]);
+  });
+
+  test('an operation left unanswered for STALE_MS stops counting: a stalled store does not hold up the rest', async () => {
+    await nextTurn();
+    // A full window that never answers.
+    const stalled = Array.from({ length: WINDOW }, () => inTurn(() => new Promise<void>(() => {}), 'hold'));
+    expect(stalled).toHaveLength(WINDOW);
+    const startedAt = performance.now();
+    let ranAt: number | undefined;
+    await inTurn(async () => {
+      ranAt = performance.now();
+    }, 'new');
+    expect(ranAt).toBeDefined();
+    expect((ranAt ?? 0) - startedAt).toBeGreaterThanOrEqual(STALE_MS - 5);
+    // The stalled ones no longer count: the next starts at once.
+    let next = false;
+    const after = inTurn(async () => {
+      next = true;
+    }, 'new');
+    await turnsUntil(() => next);
+    expect(next).toBe(true);
+    await after;
   });
 
   test('a lone start runs at once, in the caller’s turn', async () => {
