@@ -50,7 +50,7 @@ export interface RotatorOptions {
   lockWaitMs?: number;
   /**
    * How many refresh requests this rotator has at Slack at once; more wait for a free slot (their
-   * lease is checked again if the wait ran into its margin). Default 32. In a storm a process that
+   * lease is checked again if the wait ran into its margin). Default 100. In a storm a process that
    * holds hundreds of refresh locks would otherwise get hundreds of answers at once, and reading
    * them holds its event loop while its own waiting callers and commits sit unread
    * (docs/BENCHMARKS.md). `@slack/web-api` bounds its requests the same way (100 per client).
