@@ -1,31 +1,24 @@
+import { Fifo } from './fifo.js';
+
 /**
  * At most `size` holders at once; the rest wait first-in first-out. `take` resolves when the caller
  * holds a slot; each `take` is paired with one `give`.
  */
 export function createSlots(size: number): { take(): Promise<void>; give(): void } {
   let free = size;
-  const waiting: (() => void)[] = [];
-  let head = 0;
+  const waiting = new Fifo<() => void>();
   return {
     take(): Promise<void> {
-      if (free > 0 && head === waiting.length) {
+      if (free > 0) {
         free--;
         return Promise.resolve();
       }
       return new Promise<void>((resolve) => waiting.push(resolve));
     },
     give(): void {
-      if (head < waiting.length) {
-        const next = waiting[head];
-        waiting[head++] = () => {};
-        if (head === waiting.length) {
-          waiting.length = 0;
-          head = 0;
-        }
-        next?.();
-        return;
-      }
-      free++;
+      const next = waiting.shift();
+      if (next === undefined) free++;
+      else next();
     },
   };
 }

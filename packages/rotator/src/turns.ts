@@ -1,3 +1,5 @@
+import { Fifo } from './fifo.js';
+
 /**
  * Paces the I/O of refreshes (Slack requests, store and lock statements): a few milliseconds' worth
  * of starts per event-loop turn, and at most {@link WINDOW} store and lock operations in flight —
@@ -67,32 +69,8 @@ export type Stage = 'finish' | 'new' | 'hold' | 'long';
 
 type Start = () => void;
 
-/** A first-in first-out queue of starts that does not shift arrays. */
-class Starts {
-  private items: (Start | undefined)[] = [];
-  private head = 0;
-  get size(): number {
-    return this.items.length - this.head;
-  }
-  push(start: Start): void {
-    this.items.push(start);
-  }
-  shift(): Start | undefined {
-    const start = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return start;
-  }
-}
-
 type Paced = Exclude<Stage, 'finish'>;
-const queues: Record<Paced, Starts> = { new: new Starts(), hold: new Starts(), long: new Starts() };
+const queues: Record<Paced, Fifo<Start>> = { new: new Fifo(), hold: new Fifo(), long: new Fifo() };
 const order: Paced[] = ['new', 'hold', 'long'];
 let scheduled = false;
 /** When the current turn's first start ran (performance.now()), until the turn ends. */
