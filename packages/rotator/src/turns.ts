@@ -84,6 +84,14 @@ let opened = 0;
 /** Set while the window is full and starts wait: when the oldest operation turns stale. */
 let staleTimer: ReturnType<typeof setTimeout> | undefined;
 
+/** How many operations stopped counting in the window because they turned stale. */
+let turnedStale = 0;
+
+/** How many paced operations of this process stopped counting in the window unanswered (see {@link STALE_MS}). */
+export function staleOperations(): number {
+  return turnedStale;
+}
+
 /** Whether the window has room, after dropping the operations that turned stale. */
 function roomInWindow(): boolean {
   if (open.size < WINDOW) return true;
@@ -91,6 +99,7 @@ function roomInWindow(): boolean {
   for (const [id, startedAt] of open) {
     if (startedAt > cutoff) break;
     open.delete(id);
+    turnedStale++;
   }
   return open.size < WINDOW;
 }

@@ -2,7 +2,9 @@
 // process holding hundreds of refresh locks would otherwise read hundreds of answers at once while
 // its own waiting callers and commits sit unread (docs/BENCHMARKS.md).
 import { afterEach, describe, expect, test } from 'vitest';
+import { createLocalLock } from '../src/lock/local.js';
 import { createSlots } from '../src/slots.js';
+import { staleOperations, WINDOW } from '../src/turns.js';
 import { type Harness, harness } from './helpers/setup.js';
 
 let h: Harness | undefined;
@@ -71,6 +73,25 @@ describe('maxConcurrentRefreshes', () => {
       expect(record?.version).toBeGreaterThan(before[i]?.version ?? Number.POSITIVE_INFINITY);
     });
   });
+
+  test('acquires that wait for another holder stay outside the window: more than WINDOW of them do not stall the holder', async () => {
+    // A lock without `wait`: the second rotator's acquires block until the first one releases. Were
+    // they counted in the window, they would fill it and the holder's own steps could not start.
+    const lock = createLocalLock();
+    h = await harness({ slack: { latencyMs: 20 }, rotator: { lock, lockWaitMs: 60_000 } });
+    const other = h.another({ lock, lockWaitMs: 60_000 });
+    const teams = Array.from({ length: WINDOW + 36 }, (_, i) => `T${i}`);
+    for (const teamId of teams) await h.installWith({ teamId }, 0);
+    const staleBefore = staleOperations();
+    const tokens = await Promise.all(
+      teams.flatMap((teamId) => [h?.rotator.getToken({ teamId }), other.getToken({ teamId })]),
+    );
+    expect(tokens.every((token) => typeof token === 'string')).toBe(true);
+    const refreshes = h.slack.calls.filter((call) => call.grantType === 'refresh_token');
+    expect(refreshes).toHaveLength(teams.length);
+    // The window never filled with blocked acquires (it would have let them go only as stale).
+    expect(staleOperations() - staleBefore).toBe(0);
+  }, 60_000);
 
   test('must be a positive integer', async () => {
     h = await harness();

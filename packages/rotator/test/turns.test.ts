@@ -1,7 +1,7 @@
 // I/O starts a few milliseconds' worth per event-loop turn (slack/turns.ts): a burst asked for in
 // one run of microtasks must not hold the loop for the whole burst, and a lone call starts at once.
 import { describe, expect, test } from 'vitest';
-import { inTurn, SLICE_MS, STALE_MS, WINDOW } from '../src/turns.js';
+import { inTurn, SLICE_MS, STALE_MS, staleOperations, WINDOW } from '../src/turns.js';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -93,6 +93,7 @@ describe('inTurn', () => {
   test('an operation left unanswered for STALE_MS stops counting: a stalled store does not hold up the rest', async () => {
     await nextTurn();
     // A full window that never answers.
+    const staleBefore = staleOperations();
     const stalled = Array.from({ length: WINDOW }, () => inTurn(() => new Promise<void>(() => {}), 'hold'));
     expect(stalled).toHaveLength(WINDOW);
     const startedAt = performance.now();
@@ -102,6 +103,7 @@ describe('inTurn', () => {
     }, 'new');
     expect(ranAt).toBeDefined();
     expect((ranAt ?? 0) - startedAt).toBeGreaterThanOrEqual(STALE_MS - 5);
+    expect(staleOperations() - staleBefore).toBe(WINDOW);
     // The stalled ones no longer count: the next starts at once.
     let next = false;
     const after = inTurn(async () => {
