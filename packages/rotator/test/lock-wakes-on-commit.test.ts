@@ -6,7 +6,8 @@ import { refreshLockName } from '../src/lock/names.js';
 import type { Lease, Lock } from '../src/lock/types.js';
 import { createPostgresStore, migrate, type PostgresPool } from '../src/postgres.js';
 import { createRedisStore } from '../src/redis.js';
-import type { TokenStore } from '../src/store/types.js';
+import { tablesFor } from '../src/store/postgres-pool.js';
+import type { TokenRecord, TokenStore } from '../src/store/types.js';
 import { sampleRecord } from '../src/testing/store-fixtures.js';
 import {
   countingPool,
@@ -613,6 +614,192 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
       const before = reads();
       await expect(peer.get(record.chainKey)).rejects.toMatchObject({ code: 'record_invalid' });
       expect(reads() - before, 'the record was read, not taken from the message').toBe(1);
+      await store.lock.release(lease);
+    });
+  });
+});
+
+describe('postgres: the commit carries the new record, sealed, to the waiters it wakes', () => {
+  /** The rotation's update: a new pair, the intent cleared (what a refresh stores). */
+  const rotation = (n: number) => ({
+    accessToken: `xoxe.xoxb-1-sealed-${n}`,
+    refreshToken: `xoxe-1-sealed-${n}`,
+    expiresAt: 1_000 + n,
+    refreshIntent: null,
+    updatedAt: 1_000 + n,
+  });
+
+  /**
+   * A holder store and a peer store (as in another process) on a new schema; the peer's pool
+   * statements and its listening connection's statements are recorded, and a bare client LISTENs
+   * on the lock channel as any role of the database could, keeping every payload it hears.
+   */
+  async function withPeer(
+    body: (pair: {
+      schema: string;
+      store: ReturnType<typeof createPostgresStore>;
+      peer: ReturnType<typeof createPostgresStore>;
+      /** Statements the peer sent (its pool and its listening connection) that read chains. */
+      reads: () => number;
+      /** Payloads the bare listener heard. */
+      heard: string[];
+      /** The peer listens (its lock waits on something). */
+      listening: () => Promise<void>;
+    }) => Promise<void>,
+    prepare: (schema: string) => Promise<void> = async () => {},
+  ): Promise<void> {
+    const schema = db.schema();
+    await migrate(main, { schema });
+    await prepare(schema);
+    const counted = countingPool(second, 'SELECT * FROM');
+    const listenPool = db.pool({ label: 'sealed' });
+    const recorded = recordingListen(listenPool);
+    const store = createPostgresStore({ pool: main, schema });
+    const peer = createPostgresStore({ pool: counted, schema, listen: recorded.listen });
+    const bare = await db.pool({ label: 'bare' }).connect();
+    const heard: string[] = [];
+    bare.on('notification', (message: { payload?: string | undefined }) => {
+      heard.push(message.payload ?? '');
+    });
+    await bare.query(`LISTEN "${tablesFor({ schema }).channel}"`);
+    const chainReads = (statements: string[]) =>
+      statements.filter((sql) => /SELECT \* FROM/.test(sql)).length;
+    try {
+      await body({
+        schema,
+        store,
+        peer,
+        reads: () => chainReads(counted.statements) + chainReads(recorded.statements),
+        heard,
+        listening: () =>
+          until(
+            async () => (await listeners(db.admin, listenPool.applicationName)).length > 0,
+            'the peer listens',
+          ),
+      });
+    } finally {
+      bare.release(true);
+      await Promise.all([store.close(), peer.close()]);
+      await db.dropSchema(schema);
+    }
+  }
+
+  /** The holder rotates `record`'s chain while the peer waits on it; returns what the holder stored. */
+  async function rotateWhileWaiting(
+    store: ReturnType<typeof createPostgresStore>,
+    peer: ReturnType<typeof createPostgresStore>,
+    listening: () => Promise<void>,
+    record: TokenRecord,
+    n: number,
+  ): Promise<TokenRecord | undefined> {
+    const name = refreshLockName(record.chainKey);
+    const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+    const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+    await listening();
+    // What a refresh does under the lock: it reads the record at the version it sets from, and
+    // records its intent before calling Slack.
+    expect((await store.get(record.chainKey))?.version).toBe(record.version);
+    const intent = { version: record.version, fingerprint: 'f'.repeat(64), startedAt: 1, deadlineAt: 2 };
+    expect(await store.recordIntent(record.chainKey, record.version, intent)).toBe(true);
+    const stored = await store.compareAndSet(record.chainKey, record.version, rotation(n));
+    await within(waiting.promise, 10_000, 'the waiter woke on the commit');
+    await store.lock.release(lease);
+    return stored;
+  }
+
+  test('a woken waiter gets the new record from the message, no statement; the next get reads', async () => {
+    await withPeer(async ({ store, peer, reads, listening }) => {
+      const record = await store.put(sampleRecord('T0000041'));
+      const stored = await rotateWhileWaiting(store, peer, listening, record, 1);
+      expect(stored?.version).toBe(record.version + 1);
+      const before = reads();
+      expect(await peer.get(record.chainKey)).toEqual(stored);
+      expect(reads() - before, 'statements that read the record for the woken waiter').toBe(0);
+      expect(await peer.get(record.chainKey)).toEqual(stored);
+      expect(reads() - before, 'a later get is a read').toBe(1);
+    });
+  });
+
+  test('the message holds no token in the clear: a bare LISTEN of any role sees the name and a sealed blob', async () => {
+    await withPeer(async ({ store, peer, heard, listening }) => {
+      const record = await store.put(sampleRecord('T0000042'));
+      await rotateWhileWaiting(store, peer, listening, record, 2);
+      const name = refreshLockName(record.chainKey);
+      await until(
+        () => heard.some((payload) => payload.startsWith(`${name}\n`)),
+        'the bare listener heard it',
+      );
+      const commit = heard.find((payload) => payload.startsWith(`${name}\n`)) as string;
+      expect(commit).toMatch(/^[^\n]+\n[0-9a-f]{16}\.[A-Za-z0-9+/]+=*$/);
+      for (const secret of [rotation(2).accessToken, rotation(2).refreshToken, record.refreshToken]) {
+        expect(commit.includes(secret)).toBe(false);
+        expect(
+          Buffer.from(commit.split('.')[1] ?? '', 'base64')
+            .toString('latin1')
+            .includes(secret),
+        ).toBe(false);
+      }
+    });
+  });
+
+  test('a sealed record replayed under another chain’s name does not open: that waiter reads its own record', async () => {
+    await withPeer(async ({ schema, store, peer, reads, heard, listening }) => {
+      const [first, other] = await Promise.all(
+        ['T0000043', 'T0000044'].map((id) => store.put(sampleRecord(id))),
+      );
+      if (first === undefined || other === undefined) throw new Error('no records');
+      await rotateWhileWaiting(store, peer, listening, first, 3);
+      const firstName = refreshLockName(first.chainKey);
+      await until(() => heard.some((p) => p.startsWith(`${firstName}\n`)), 'heard');
+      const sealed = (heard.find((p) => p.startsWith(`${firstName}\n`)) as string).split('\n')[1];
+      const otherName = refreshLockName(other.chainKey);
+      const waiting = track(peer.lock.wait?.(otherName, { waitMs: LONG_MS }) ?? Promise.resolve());
+      await main.query('SELECT pg_notify($1, $2)', [
+        tablesFor({ schema }).channel,
+        `${otherName}\n${sealed}`,
+      ]);
+      await within(waiting.promise, 10_000, 'the replay woke the waiter');
+      const before = reads();
+      expect(await peer.get(other.chainKey)).toEqual(other);
+      expect(reads() - before, 'the waiter read its record').toBe(1);
+    });
+  });
+
+  test('without the key (its table gone) commits carry the name alone, and woken waiters read the record', async () => {
+    await withPeer(
+      async ({ store, peer, reads, heard, listening }) => {
+        const record = await store.put(sampleRecord('T0000045'));
+        const stored = await rotateWhileWaiting(store, peer, listening, record, 4);
+        const name = refreshLockName(record.chainKey);
+        await until(() => heard.length === 2, 'heard the commit and the release');
+        expect(heard.filter((payload) => payload.startsWith(name))).toEqual([name, name]);
+        const before = reads();
+        expect(await peer.get(record.chainKey)).toEqual(stored);
+        expect(reads() - before, 'the woken waiter read the record').toBe(1);
+      },
+      async (schema) => {
+        await main.query(`DROP TABLE "${schema}".slack_rotator_message_key`);
+      },
+    );
+  });
+
+  test('an update that leaves the refresh intent as it is carries the name alone (the intent may have moved)', async () => {
+    await withPeer(async ({ store, peer, reads, heard, listening }) => {
+      const record = await store.put(sampleRecord('T0000046'));
+      const name = refreshLockName(record.chainKey);
+      const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+      const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+      await listening();
+      const stored = await store.compareAndSet(record.chainKey, record.version, {
+        expiresAt: 5,
+        updatedAt: 5,
+      });
+      await within(waiting.promise, 10_000, 'woken');
+      await until(() => heard.length > 0, 'the bare listener heard the commit');
+      expect(heard).toEqual([name]);
+      const before = reads();
+      expect(await peer.get(record.chainKey)).toEqual(stored);
+      expect(reads() - before).toBe(1);
       await store.lock.release(lease);
     });
   });

@@ -82,7 +82,7 @@ describe('PostgreSQL adapters through PgBouncer', () => {
       );
       expect(results).toEqual(Array(6).fill(SCHEMA_VERSION));
       const { rows } = await direct.query(
-        `SELECT version, count(*)::int AS n FROM "${schema}".slack_rotator_schema_migrations GROUP BY version`,
+        `SELECT version, count(*)::int AS n FROM "${schema}".slack_rotator_schema_migrations GROUP BY version ORDER BY version`,
       );
       expect(rows).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1, n: 1 })));
     } finally {

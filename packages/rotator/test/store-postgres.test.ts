@@ -89,8 +89,17 @@ describe('createPostgresStore and migrate', () => {
     const schema = db.schema();
     try {
       expect(await migrate(main, { schema })).toBe(SCHEMA_VERSION);
+      const keyOf = async () =>
+        (await main.query(`SELECT key FROM "${schema}".slack_rotator_message_key`)).rows.map((row) =>
+          (row.key as Buffer).toString('hex'),
+        );
+      const [key] = await keyOf();
       expect(await migrate(second, { schema })).toBe(SCHEMA_VERSION);
-      const versions = await main.query(`SELECT version FROM "${schema}".slack_rotator_schema_migrations`);
+      expect(key, 'the key of commit messages: 32 random bytes').toMatch(/^[0-9a-f]{64}$/);
+      expect(await keyOf(), 'a second migration keeps the key').toEqual([key]);
+      const versions = await main.query(
+        `SELECT version FROM "${schema}".slack_rotator_schema_migrations ORDER BY version`,
+      );
       expect(versions.rows).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })));
       const objects = await main.query(
         `SELECT relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -104,6 +113,8 @@ describe('createPostgresStore and migrate', () => {
         { relname: 'slack_rotator_chains_pkey', relkind: 'i' },
         { relname: 'slack_rotator_locks', relkind: 'r' },
         { relname: 'slack_rotator_locks_pkey', relkind: 'i' },
+        { relname: 'slack_rotator_message_key', relkind: 'r' },
+        { relname: 'slack_rotator_message_key_pkey', relkind: 'i' },
         { relname: 'slack_rotator_schema_migrations', relkind: 'r' },
         { relname: 'slack_rotator_schema_migrations_pkey', relkind: 'i' },
       ]);
@@ -123,7 +134,7 @@ describe('createPostgresStore and migrate', () => {
         );
         expect(results).toEqual(Array(6).fill(SCHEMA_VERSION));
         const versions = await main.query(
-          `SELECT version, count(*)::int AS n FROM "${schema}".slack_rotator_schema_migrations GROUP BY version`,
+          `SELECT version, count(*)::int AS n FROM "${schema}".slack_rotator_schema_migrations GROUP BY version ORDER BY version`,
         );
         expect(versions.rows).toEqual(
           Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1, n: 1 })),

@@ -21,6 +21,8 @@ const RETRY_MAX_MS = 30_000;
 const HEARD_MS = 10_000;
 /** How many names' last messages are remembered before the old ones are dropped. */
 const HEARD_MAX = 10_000;
+/** How long the record a commit's message carried is taken as the newest, after the message (ms). */
+const SEALED_MS = 1_000;
 
 /**
  * Why a watcher's sleep ended: a message about its name (a release, or a commit to the chain the
@@ -49,10 +51,13 @@ export interface ReleaseListener {
   /** Starts watching `name`, connecting the listener if needed (in the background). */
   watch(name: string): ReleaseWatch;
   /**
-   * True, once, if a message about `name` was heard in the last few seconds: the caller's next read
-   * of what the lock guards is the one a waiter resumes with.
+   * Once, if a message about `name` was heard in the last few seconds: the caller's next read of
+   * what the lock guards is the one a waiter resumes with. `sealed` is what the message carried
+   * after the name (a commit's sealed record, see store/postgres-messages.ts), if it came within the
+   * last second, was kept (someone here waited on the name or found it held), and no later message
+   * about the name replaced it.
    */
-  takeHeard(name: string): boolean;
+  takeHeard(name: string): { sealed: string | undefined } | undefined;
   /**
    * When the current connection started listening (a `performance.now()` instant), or `undefined`
    * while not listening: every message sent after it is heard, or the connection is lost.
@@ -78,8 +83,18 @@ interface Watcher {
  * A listener on `channel` over a connection checked out of `pool`, held only while someone waits
  * (and {@link LINGER_MS} after). Lost connections are replaced with capped backoff; meanwhile
  * `listening` is false and the lock's waiters poll. With `pool` undefined it never listens.
+ *
+ * A message is a lock name (a release, or a commit that carries nothing), or a name, a newline and
+ * what a commit carried. What it carried is kept only for names someone here watches or `keep`
+ * says (a caller found the lock held and is about to wait): every process hears every commit.
+ * `onListening` is called each time a connection starts listening.
  */
-export function createReleaseListener(pool: PostgresPool | undefined, channel: string): ReleaseListener {
+export function createReleaseListener(
+  pool: PostgresPool | undefined,
+  channel: string,
+  keep: (name: string) => boolean = () => false,
+  onListening: () => void = () => {},
+): ReleaseListener {
   let state: 'off' | 'connecting' | 'ready' | 'closed' = pool === undefined ? 'closed' : 'off';
   let client: PostgresClient | undefined;
   let detach: (() => void) | undefined;
@@ -90,8 +105,11 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
   let reconnect: ReturnType<typeof setTimeout> | undefined;
   const watchers = new Map<string, Set<Watcher>>();
   let watching = 0;
-  /** The last message about each name, and when (performance.now()); pruned as it grows. */
-  const heard = new Map<string, number>();
+  /**
+   * The last message about each name: when (performance.now()) and what it carried, if kept;
+   * pruned as it grows.
+   */
+  const heard = new Map<string, { at: number; sealed: string | undefined }>();
   // Statements on the listening connection go one after another: pg 8 deprecates queueing a query
   // on a client that is still running one (pg 9 removes it).
   let tail: Promise<unknown> = Promise.resolve();
@@ -111,15 +129,17 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
   const wakeAll = () => {
     for (const set of watchers.values()) for (const watcher of set) wake(watcher, 'connection');
   };
-  const noteHeard = (name: string) => {
+  const noteHeard = (name: string, sealed: string | undefined) => {
     const at = performance.now();
     if (heard.size >= HEARD_MAX) {
-      for (const [key, when] of heard) if (at - when > HEARD_MS) heard.delete(key);
+      for (const [key, entry] of heard) if (at - entry.at > HEARD_MS) heard.delete(key);
       // Forgetting only costs a waiter that started late its early wake-up: the release still comes.
       if (heard.size >= HEARD_MAX) heard.clear();
     }
     heard.delete(name);
-    heard.set(name, at);
+    // A message that carries nothing (a release, or a commit sealed by nobody) replaces what an
+    // earlier one carried: only the last message about a name is ever taken as the newest record.
+    heard.set(name, { at, sealed });
   };
 
   /** Lets go of the current connection: back to the pool after UNLISTEN, or destroyed. */
@@ -148,6 +168,8 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
 
   const lost = (error: Error | boolean) => {
     letGo(error);
+    // Messages may go unheard now: what an earlier one carried might not be the newest any more.
+    for (const entry of heard.values()) entry.sealed = undefined;
     if (state === 'closed') return;
     state = 'off';
     retryAt = performance.now() + retryDelay;
@@ -188,10 +210,13 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
     const onNotification = (...args: unknown[]) => {
       const message = args[0] as PostgresNotification;
       if (message.channel !== channel) return;
-      const name = message.payload ?? '';
+      const payload = message.payload ?? '';
+      const cut = payload.indexOf('\n');
+      const name = cut < 0 ? payload : payload.slice(0, cut);
+      const carried = cut < 0 || cut === payload.length - 1 ? undefined : payload.slice(cut + 1);
       // Remembered even with nobody watching yet: a caller whose attempt on the lock was answered
       // "held" just before the holder committed starts watching after the message went by.
-      noteHeard(name);
+      noteHeard(name, carried !== undefined && (watchers.has(name) || keep(name)) ? carried : undefined);
       for (const watcher of watchers.get(name) ?? []) wake(watcher, 'heard');
     };
     const onError = (...args: unknown[]) => {
@@ -223,6 +248,7 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
     retryDelay = RETRY_MIN_MS;
     // Releases before LISTEN went unheard: every waiter looks again.
     wakeAll();
+    onListening();
     if (watching === 0) startLinger();
   };
 
@@ -250,15 +276,17 @@ export function createReleaseListener(pool: PostgresPool | undefined, channel: s
       return state === 'ready' ? readyAt : undefined;
     },
 
-    takeHeard(name: string): boolean {
-      const at = heard.get(name);
-      if (at === undefined) return false;
+    takeHeard(name: string): { sealed: string | undefined } | undefined {
+      const entry = heard.get(name);
+      if (entry === undefined) return undefined;
       heard.delete(name);
-      return performance.now() - at <= HEARD_MS;
+      const age = performance.now() - entry.at;
+      if (age > HEARD_MS) return undefined;
+      return { sealed: age <= SEALED_MS ? entry.sealed : undefined };
     },
 
     heardSince(name: string, since: number): boolean {
-      return (heard.get(name) ?? Number.NEGATIVE_INFINITY) >= since;
+      return (heard.get(name)?.at ?? Number.NEGATIVE_INFINITY) >= since;
     },
 
     query(text: string, values: unknown[]): Promise<PostgresQueryResult> | undefined {

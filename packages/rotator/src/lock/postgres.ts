@@ -105,7 +105,11 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
  * listening connection (`listener.takeHeard` / `listener.query`).
  * @internal
  */
-export function createPairedPostgresLock(options: PostgresLockOptions): {
+export function createPairedPostgresLock(
+  options: PostgresLockOptions,
+  /** Called each time the listening connection starts listening (the store loads its message key). */
+  onListening?: () => void,
+): {
   lock: Lock;
   listener: ReleaseListener;
 } {
@@ -120,7 +124,9 @@ export function createPairedPostgresLock(options: PostgresLockOptions): {
   if (pollMaxMs < pollMinMs) throw invalidArgument('pollMaxMs must be >= pollMinMs');
   const recheckMs = checkMs(options.recheckMs, 'recheckMs', 1_000);
   const { locks: table, channel } = tablesFor(options);
-  const listener = createReleaseListener(listenPool, channel);
+  // What a commit's message carries is kept for a name this process found held: its caller is about
+  // to wait on it (`tried`, below).
+  const listener = createReleaseListener(listenPool, channel, (name) => tried.has(name), onListening);
   const { scoped, closeScopes } = createScopes();
 
   const ttl = `$3::float8 * interval '1 millisecond'`;

@@ -56,6 +56,8 @@ export interface PostgresTables {
   chains: string;
   locks: string;
   migrations: string;
+  /** The key that seals the records a compare-and-set's NOTIFY carries (see store/postgres-messages.ts). */
+  messageKey: string;
   /** Index names are unqualified: an index lives in its table's schema. */
   expiryIndex: string;
   installationIndex: string;
@@ -88,6 +90,7 @@ export function tablesFor(location: PostgresLocation): PostgresTables {
     chains: qualify(`${prefix}chains`),
     locks: qualify(`${prefix}locks`),
     migrations: qualify(`${prefix}schema_migrations`),
+    messageKey: qualify(`${prefix}message_key`),
     expiryIndex: `"${prefix}chains_expires_at"`,
     installationIndex: `"${prefix}chains_installation"`,
     // Distinct per schema and prefix, so two apps in one database do not wake each other's waiters.

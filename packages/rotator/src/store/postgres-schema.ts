@@ -55,6 +55,20 @@ const MIGRATIONS: ((tables: PostgresTables) => string[])[] = [
       expires_at timestamptz NOT NULL
     )`,
   ],
+  // The key that seals the new record a compare-and-set's NOTIFY carries to the waiters it wakes:
+  // any role that can connect may LISTEN, so the record goes out sealed with a key only those who
+  // can read this table have. Made once, by the server (gen_random_uuid, PostgreSQL 13 or later, draws
+  // from its strong random source: 244 random bits), so the key is never in a statement's text or
+  // parameters, which the server may log. A second run keeps the first key.
+  (t) => [
+    `CREATE TABLE IF NOT EXISTS ${t.messageKey} (
+      id smallint PRIMARY KEY CHECK (id = 1),
+      key bytea NOT NULL CHECK (octet_length(key) = 32),
+      created_at timestamptz NOT NULL DEFAULT now()
+    )`,
+    `INSERT INTO ${t.messageKey} (id, key) VALUES (1, decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'))
+      ON CONFLICT (id) DO NOTHING`,
+  ],
 ];
 
 /** The schema version this build of the library writes and reads. */
@@ -80,8 +94,9 @@ async function inTransaction<T>(client: PostgresClient, work: () => Promise<T>):
 
 /**
  * Creates or upgrades the PostgreSQL adapters' tables: chains (with an index on
- * `(expires_at, chain_key)` and one on `(client_id, installation_id)`), lock leases, and a
- * `…schema_migrations` table with one row per applied version. Runs in one transaction under
+ * `(expires_at, chain_key)` and one on `(client_id, installation_id)`), lock leases, the key that
+ * seals the records commits notify (`…message_key`, one random row), and a `…schema_migrations`
+ * table with one row per applied version. Runs in one transaction under
  * `pg_advisory_xact_lock`, so any number of processes may call it at once: one applies, the others
  * wait and then find nothing to do. Idempotent. Works through PgBouncer in transaction pooling
  * mode (the advisory lock is transaction-scoped).

@@ -6,6 +6,7 @@ import type { Lock } from '../lock/types.js';
 import { RECORD_COLUMNS } from './columns.js';
 import { pageOf, planList } from './list.js';
 import { createBatchedReads, createRereads } from './postgres-batches.js';
+import { createCommitMessages } from './postgres-messages.js';
 import {
   type PostgresLocation,
   type PostgresPool,
@@ -63,6 +64,9 @@ const READ_BATCH = 16;
 
 /** How long woken waiters' re-reads are gathered before they go out together (ms). */
 const REREAD_GATHER_MS = 1;
+
+/** How many chains' last records this process read or wrote are kept, to seal commits' messages. */
+const SEEN_MAX = 10_000;
 
 /** Each plain record field and its column. `refreshIntent` has four columns of its own. */
 const COLUMNS = RECORD_COLUMNS;
@@ -151,21 +155,71 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
   const { pool } = options;
-  const { lock, listener } = createPairedPostgresLock({
-    pool,
-    ...(options.schema === undefined ? {} : { schema: options.schema }),
-    ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
-    ...(options.now === undefined ? {} : { now: options.now }),
-    ...(options.listen === undefined ? {} : { listen: options.listen }),
-    ...(options.lockPollMinMs === undefined ? {} : { pollMinMs: options.lockPollMinMs }),
-    ...(options.lockPollMaxMs === undefined ? {} : { pollMaxMs: options.lockPollMaxMs }),
-    ...(options.lockRecheckMs === undefined ? {} : { recheckMs: options.lockRecheckMs }),
-  });
-  const { chains: t, channel } = tablesFor(options);
+  const { chains: t, channel, messageKey } = tablesFor(options);
+  const messages = createCommitMessages(pool, messageKey, channel);
+  const { lock, listener } = createPairedPostgresLock(
+    {
+      pool,
+      ...(options.schema === undefined ? {} : { schema: options.schema }),
+      ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+      ...(options.listen === undefined ? {} : { listen: options.listen }),
+      ...(options.lockPollMinMs === undefined ? {} : { pollMinMs: options.lockPollMinMs }),
+      ...(options.lockPollMaxMs === undefined ? {} : { pollMaxMs: options.lockPollMaxMs }),
+      ...(options.lockRecheckMs === undefined ? {} : { recheckMs: options.lockRecheckMs }),
+    },
+    // A process that waits loads the key that opens commits' messages as it starts listening.
+    () => messages.prepare(),
+  );
   // The store's own lock listens on `channel`: each compare-and-set notifies it with the chain's
   // refresh lock name, delivered by PostgreSQL at the commit, so waiters wake then rather than at
   // the holder's release. Not when the lock never listens (`listen: false`): nobody would hear it.
   const notify = options.listen !== false;
+  // A compare-and-set's message carries the new record, sealed (see postgres-messages.ts): a waiter
+  // it wakes resumes with it, no re-read. The holder makes that record from the one it last read or
+  // wrote of the chain at the version it sets from (`seen`), with the update applied.
+  const seen = new Map<string, TokenRecord>();
+  const remember = (record: TokenRecord): TokenRecord => {
+    if (!notify) return record;
+    if (seen.size >= SEEN_MAX) seen.clear();
+    seen.delete(record.chainKey);
+    seen.set(record.chainKey, record);
+    return record;
+  };
+  /** The record a commit message carried, checked, or `undefined` if unusable (then it is read). */
+  const carried = (chainKey: string, name: string, sealed: string): TokenRecord | undefined => {
+    const opened = messages.open(name, sealed) as { chainKey?: unknown } | undefined;
+    if (opened === undefined || opened === null || opened.chainKey !== chainKey) return undefined;
+    try {
+      return checkStoredRecord(opened, chainKey);
+    } catch {
+      return undefined;
+    }
+  };
+  /**
+   * The message of a compare-and-set of `chainKey` from `expectedVersion`: the new record, sealed,
+   * when this process knows the record at that version and the update sets every field that changes
+   * without a new version (the refresh intent); otherwise the lock name alone (waiters re-read).
+   */
+  const commitMessage = async (
+    chainKey: string,
+    expectedVersion: number,
+    update: TokenUpdate,
+    fields: readonly string[],
+  ): Promise<string> => {
+    const name = refreshLockName(chainKey);
+    const before = seen.get(chainKey);
+    if (before === undefined || before.version !== expectedVersion || !fields.includes('refreshIntent')) {
+      messages.prepare();
+      return name;
+    }
+    // The key's load (started by the holder's intent, before Slack was called) has ended by now;
+    // if not (the first refresh of a process), the commit waits that one statement.
+    await messages.settled();
+    const next: Record<string, unknown> = { ...before, version: expectedVersion + 1 };
+    for (const field of fields) next[field] = update[field as keyof TokenUpdate];
+    return messages.seal(name, next) ?? name;
+  };
   // Reads through the pool: a lone one is one statement; in a burst (every installation due at
   // once) the reads asked for while READ_STATEMENTS are running go out together in the next one.
   const reads = createBatchedReads(
@@ -202,12 +256,17 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       // The re-read of a waiter its lock just woke goes on the listening connection, which carries
       // nothing else, batched with the other waiters woken meanwhile, rather than behind every
       // statement queued for the pool.
-      const woken = listener.takeHeard(refreshLockName(chainKey)) ? await rereads.read(chainKey) : undefined;
-      if (woken !== undefined) return woken.row === undefined ? undefined : toRecord(woken.row);
+      // A commit's message that carried the new record spares even that.
+      const name = refreshLockName(chainKey);
+      const heard = listener.takeHeard(name);
+      const pushed = heard?.sealed === undefined ? undefined : carried(chainKey, name, heard.sealed);
+      if (pushed !== undefined) return remember(pushed);
+      const woken = heard === undefined ? undefined : await rereads.read(chainKey);
+      if (woken !== undefined) return woken.row === undefined ? undefined : remember(toRecord(woken.row));
       const found = await reads.read(chainKey).catch((error: unknown) => {
         throw postgresFailed('get', error, chainKey);
       });
-      return found.row === undefined ? undefined : toRecord(found.row);
+      return found.row === undefined ? undefined : remember(toRecord(found.row));
     },
 
     async put(record: NewTokenRecord): Promise<TokenRecord> {
@@ -217,7 +276,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
         ...valuesOf('refreshIntent', record.refreshIntent),
       ];
       const { rows } = await run(pool, 'put', putSql, values, record.chainKey);
-      return toRecord(rows[0] as Record<string, unknown>);
+      return remember(toRecord(rows[0] as Record<string, unknown>));
     },
 
     async compareAndSet(
@@ -238,9 +297,13 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
         ? `WITH updated AS (${updateSql}) SELECT updated.*, pg_notify($${n + 3}, $${n + 4}) AS notified FROM updated`
         : updateSql;
       const params = [...values, chainKey, expectedVersion];
-      if (notify) params.push(channel, refreshLockName(chainKey));
+      if (notify) params.push(channel, await commitMessage(chainKey, expectedVersion, update, fields));
       const { rows } = await run(pool, 'compareAndSet', sql, params, chainKey);
-      return rows[0] === undefined ? undefined : toRecord(rows[0]);
+      if (rows[0] === undefined) {
+        seen.delete(chainKey);
+        return undefined;
+      }
+      return remember(toRecord(rows[0]));
     },
 
     async recordIntent(
@@ -251,6 +314,8 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       checkChainKey(chainKey);
       checkVersion(expectedVersion);
       checkIntent(intent);
+      // The holder is about to call Slack: the key that seals its commit's message is loaded meanwhile.
+      if (notify) messages.prepare();
       const values = [...valuesOf('refreshIntent', intent), chainKey, expectedVersion];
       const { rowCount } = await run(pool, 'recordIntent', intentSql, values, chainKey);
       return rowCount === 1;
