@@ -152,6 +152,28 @@ function calmRows(processes: number, chains: number): Row[] {
   );
 }
 
+/** The rows that say what the processes' first storm did (its chains' own counts, waits and wake-ups). */
+function firstRows(processes: number, chains: number): Row[] {
+  const kept = new Set([
+    'refresh calls at Slack',
+    'duplicate refresh calls',
+    'lockouts (stored refresh token not live, or chain marked)',
+    'failed getToken calls',
+    'calls served a token other than the one stored',
+    'chains not refreshed by exactly one process',
+  ]);
+  return stormRows(processes, chains).filter(
+    (r) =>
+      kept.has(r.label) ||
+      r.label.includes('wake-up') ||
+      r.label.startsWith('woken') ||
+      r.label.startsWith('caller wait') ||
+      r.label.startsWith('storm:') ||
+      r.label.startsWith('workers’') ||
+      r.label.startsWith('CPU time'),
+  );
+}
+
 const cold = (f: (c: NonNullable<RunResult['cold']>) => number) => (r: RunResult) =>
   r.cold === undefined ? Number.NaN : f(r.cold);
 
@@ -255,8 +277,13 @@ export function printReport(
       errors.set(key, (errors.get(key) ?? 0) + n);
     }
   }
+  const firsts = results.flatMap((r) => (r.first === undefined ? [] : [{ ...r, ...r.first }]));
   const sections = [
     `## Storm: ${size.processes} processes × ${size.chains.toLocaleString('en-US')} chains expiring at once`,
+    '',
+    firsts.length === 0
+      ? 'The processes’ first storm (STORM_FIRST=0).'
+      : 'The processes’ second storm: each run’s processes first went through a storm of chains of their own (below), as a fleet that has been up through one 12-hour cycle has.',
     '',
     table(stormRows(size.processes, size.chains), results),
     '',
@@ -269,6 +296,14 @@ export function printReport(
     table(COLD_ROWS, results),
     '',
   ];
+  if (firsts.length > 0) {
+    sections.push(
+      `### The same processes’ first storm (${size.chains.toLocaleString('en-US')} chains of its own, just before; V8 still compiling what a storm runs)`,
+      '',
+      table(firstRows(size.processes, size.chains), firsts),
+      '',
+    );
+  }
   if (calm.length > 0) {
     sections.push(
       `### Calm: ${size.processes} processes × ${size.calmChains} chains (the same mechanism, nothing saturated)`,

@@ -19,6 +19,11 @@ export interface WorkerConfig {
   teams: string[];
   /** A team with a valid token, read once before 'ready' to warm the code paths. */
   warmTeam: string;
+  /**
+   * Teams of a storm run before the measured one, on chains of their own that expired as well: the
+   * processes' first storm, while V8 still compiles what a storm runs. Reported apart.
+   */
+  firstTeams?: string[];
   /** `max` of the worker's `pg.Pool`. */
   poolMax: number;
   /** The lock's safety recheck (ms): long, so no polling can hide behind the numbers. */
@@ -84,7 +89,15 @@ export type ParentMessage = { type: 'go'; at: number };
 /** Worker → parent. */
 export type WorkerMessage =
   | { type: 'ready' }
-  | { type: 'result'; name: string; entries: ChainEntry[]; load: WorkerLoad; warnings: string[] }
+  | {
+      type: 'result';
+      name: string;
+      /** 0 for the first storm, 1 for the measured one after it (see `WorkerConfig.firstTeams`). */
+      phase: number;
+      entries: ChainEntry[];
+      load: WorkerLoad;
+      warnings: string[];
+    }
   | { type: 'failed'; message: string };
 
 /**

@@ -210,7 +210,7 @@ async function bareMain(): Promise<void> {
       }),
     ),
   );
-  await send({ type: 'result', name: config.name, entries, load, warnings });
+  await send({ type: 'result', name: config.name, phase: 0, entries, load, warnings });
   client.disconnect();
   subscriber.disconnect();
 }
@@ -249,35 +249,38 @@ async function main(): Promise<void> {
   await rotator.getToken({ teamId: config.warmTeam });
   await fetch(`${config.slackUrl}api.test`, { method: 'POST' }).then((response) => response.arrayBuffer());
 
-  const { entries, load } = await storm(() =>
-    Promise.all(
-      config.teams.map(async (teamId): Promise<ChainEntry> => {
-        try {
-          const token = await rotator.getToken({ teamId });
-          const resolvedAt = clock();
-          const tokenHash = createHash('sha256').update(token).digest('hex').slice(0, 16);
-          return { teamId, resolvedAt, tokenHash, acquisitions: [], lockCalls: [] };
-        } catch (caught) {
-          const resolvedAt = clock();
-          const error = isRotatorError(caught) ? caught.code : String(caught);
-          return { teamId, resolvedAt, error, acquisitions: [], lockCalls: [] };
-        }
-      }),
-    ),
-  );
-  for (const entry of entries) {
-    entry.acquisitions = acquisitions.get(entry.teamId) ?? [];
-    entry.lockCalls = lockCalls.get(entry.teamId) ?? [];
-    const waited = waitReturns.get(entry.teamId);
-    if (waited !== undefined) entry.waitReturnedAt = waited;
-    const commit = commits.get(`${config.clientId}:${entry.teamId}:bot`);
-    if (commit?.committedAt !== undefined) {
-      entry.committedAt = commit.committedAt;
-      entry.casSentAt = commit.casSentAt;
-      if (commit.serverCommittedAt !== undefined) entry.serverCommittedAt = commit.serverCommittedAt;
+  const phases = [...(config.firstTeams === undefined ? [] : [config.firstTeams]), config.teams];
+  for (const [phase, teams] of phases.entries()) {
+    const { entries, load } = await storm(() =>
+      Promise.all(
+        teams.map(async (teamId): Promise<ChainEntry> => {
+          try {
+            const token = await rotator.getToken({ teamId });
+            const resolvedAt = clock();
+            const tokenHash = createHash('sha256').update(token).digest('hex').slice(0, 16);
+            return { teamId, resolvedAt, tokenHash, acquisitions: [], lockCalls: [] };
+          } catch (caught) {
+            const resolvedAt = clock();
+            const error = isRotatorError(caught) ? caught.code : String(caught);
+            return { teamId, resolvedAt, error, acquisitions: [], lockCalls: [] };
+          }
+        }),
+      ),
+    );
+    for (const entry of entries) {
+      entry.acquisitions = acquisitions.get(entry.teamId) ?? [];
+      entry.lockCalls = lockCalls.get(entry.teamId) ?? [];
+      const waited = waitReturns.get(entry.teamId);
+      if (waited !== undefined) entry.waitReturnedAt = waited;
+      const commit = commits.get(`${config.clientId}:${entry.teamId}:bot`);
+      if (commit?.committedAt !== undefined) {
+        entry.committedAt = commit.committedAt;
+        entry.casSentAt = commit.casSentAt;
+        if (commit.serverCommittedAt !== undefined) entry.serverCommittedAt = commit.serverCommittedAt;
+      }
     }
+    await send({ type: 'result', name: config.name, phase, entries, load, warnings });
   }
-  await send({ type: 'result', name: config.name, entries, load, warnings });
   await rotator.close();
   await opened.close();
 }

@@ -4,7 +4,9 @@
  * latency, no faults) in this process. Reports refresh calls at Slack, duplicates, lockouts, caller
  * waits, wake-up latency from each holder's commit to each waiter resuming, and a cold `getToken`
  * against a bare read of the same row. Each backend runs 3 times, interleaved, each full storm after
- * a calm one (8 processes × 10 chains); medians are reported. docs/BENCHMARKS.md says how wake-up is
+ * a calm one (8 processes × 10 chains); medians are reported. Each run's processes go through a
+ * storm of 1,000 chains of their own first (reported apart), then the measured one (STORM_FIRST=0:
+ * the first alone). docs/BENCHMARKS.md says how wake-up is
  * measured. STORM_PROCESSES, STORM_CHAINS, STORM_CALM_CHAINS (0: none), STORM_RUNS, STORM_POOL_MAX and
  * STORM_COLD_SAMPLES change the sizes, STORM_BACKENDS (`postgres,redis`) what runs (for a quick try: STORM_CHAINS=50 STORM_RUNS=1).
  * STORM_DUMP=<dir> keeps each run's raw worker reports (JSON), STORM_CPU_PROF=<dir> a CPU profile of
@@ -20,9 +22,9 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRotator } from '../packages/rotator/src/manager.js';
-import { createFakeSlack } from '../packages/rotator/src/testing/fake-slack.js';
+import { createFakeSlack, type FakeSlack } from '../packages/rotator/src/testing/fake-slack.js';
 import { analyze, type StormAnalysis } from './storm-analyze.js';
-import { openStore, prepareBackend } from './storm-backends.js';
+import { type OpenedStore, openStore, prepareBackend } from './storm-backends.js';
 import { type ColdResult, measureCold } from './storm-cold.js';
 import { printReport } from './storm-report.js';
 import {
@@ -53,15 +55,19 @@ const POOL_MAX = Number(process.env.STORM_POOL_MAX ?? 6);
 /** Every token was issued 13 h ago: Slack's 12 h tokens expired an hour ago, all of them. */
 const ISSUED_AGO_MS = 13 * 3_600_000;
 const RUN_TIMEOUT_MS = 5 * 60_000;
+/**
+ * Each run's processes go through a storm of their own chains first, then the measured one:
+ * STORM_FIRST=0 measures the first storm alone.
+ */
+const FIRST = process.env.STORM_FIRST !== '0';
+/** Between the two storms, as between two storms in production, the processes idle (ms). */
+const SETTLE_MS = Number(process.env.STORM_SETTLE_MS ?? 1_000);
 
 const workerScript = fileURLToPath(new URL('./storm-worker.ts', import.meta.url));
 const clock = createClock();
 
-/** One run of one backend. */
-export interface RunResult {
-  kind: BackendKind;
-  run: number;
-  chains: number;
+/** What one storm measured. */
+export interface PhaseResult {
   refreshCalls: number;
   duplicates: number;
   forks: number;
@@ -69,14 +75,23 @@ export interface RunResult {
   /** Chains whose stored access token is not the one served. */
   storedMismatch: number;
   analysis: StormAnalysis;
-  /** Absent for the calm runs. */
-  cold: ColdResult | undefined;
   /** CPU time of the 8 workers and of this process (the fake Slack) during the storm (ms). */
   workersCpuMs: number;
   parentCpuMs: number;
   /** Workers' event-loop delay during the storm: the median of their p99s, and the largest max (ms). */
   loopDelayP99: number;
   loopDelayMax: number;
+}
+
+/** One run of one backend: the measured storm, after the processes' first one (unless STORM_FIRST=0). */
+export interface RunResult extends PhaseResult {
+  kind: BackendKind;
+  run: number;
+  chains: number;
+  /** The processes' first storm, on chains of its own (see `WorkerConfig.firstTeams`). */
+  first: PhaseResult | undefined;
+  /** Absent for the calm runs. */
+  cold: ColdResult | undefined;
   totalMs: number;
 }
 
@@ -101,8 +116,10 @@ function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 
 interface Worker {
   child: ChildProcess;
-  ready: Promise<void>;
-  result: Promise<WorkerResult>;
+  /** The worker's next 'ready' (it waits for 'go'); rejects once it failed or exited. */
+  ready(): Promise<void>;
+  /** The worker's next result; rejects once it failed or exited. */
+  result(): Promise<WorkerResult>;
   exited: Promise<void>;
 }
 
@@ -118,32 +135,126 @@ function startWorker(config: WorkerConfig): Worker {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let onReady: () => void = () => {};
-  let onResult: (result: WorkerResult) => void = () => {};
-  let onFail: (error: Error) => void = () => {};
-  const ready = new Promise<void>((resolve, reject) => {
-    onReady = resolve;
-    onFail = reject;
-  });
-  const result = new Promise<WorkerResult>((resolve, reject) => {
-    onResult = resolve;
-    const fail = onFail;
-    onFail = (error) => {
-      fail(error);
-      reject(error);
-    };
-  });
-  ready.catch(() => {});
-  result.catch(() => {});
+  // Messages not yet asked for, and askers not yet answered, of each kind.
+  type Kind = 'ready' | 'result';
+  const arrived: Record<Kind, WorkerMessage[]> = { ready: [], result: [] };
+  const asking: Record<Kind, Array<{ resolve: (m: WorkerMessage) => void; reject: (e: Error) => void }>> = {
+    ready: [],
+    result: [],
+  };
+  let failure: Error | undefined;
+  const fail = (error: Error) => {
+    failure ??= error;
+    for (const kind of ['ready', 'result'] as const) {
+      for (const { reject } of asking[kind].splice(0)) reject(failure);
+    }
+  };
+  const next = (kind: Kind) =>
+    new Promise<WorkerMessage>((resolve, reject) => {
+      const message = arrived[kind].shift();
+      if (message !== undefined) resolve(message);
+      else if (failure !== undefined) reject(failure);
+      else asking[kind].push({ resolve, reject });
+    });
   child.on('message', (message: WorkerMessage) => {
-    if (message.type === 'ready') onReady();
-    else if (message.type === 'result') onResult(message);
-    else onFail(new Error(`${config.name} failed: ${message.message}`));
+    if (message.type === 'failed') {
+      fail(new Error(`${config.name} failed: ${message.message}`));
+      return;
+    }
+    const waiting = asking[message.type].shift();
+    if (waiting !== undefined) waiting.resolve(message);
+    else arrived[message.type].push(message);
   });
   // 'close', not 'exit': a message sent just before exiting is delivered before the channel closes.
-  child.once('close', (code) => onFail(new Error(`${config.name} exited (${code}) before reporting`)));
-  return { child, ready, result, exited };
+  child.once('close', (code) => fail(new Error(`${config.name} exited (${code}) before reporting`)));
+  return {
+    child,
+    ready: () => next('ready').then(() => undefined),
+    result: () => next('result') as Promise<WorkerResult>,
+    exited,
+  };
 }
+
+/** What one storm of a run measured (a run is the processes' first storm, then the measured one). */
+async function measurePhase(
+  parent: OpenedStore,
+  slack: FakeSlack,
+  workers: Worker[],
+  teams: string[],
+  kind: BackendKind,
+  label: string,
+): Promise<PhaseResult> {
+  const callsBefore = slack.calls.length;
+  const forksBefore = forkCount(slack);
+  await timeout(Promise.all(workers.map((w) => w.ready())), 60_000, 'workers ready');
+  // One start instant for all: each worker sleeps, then spins, until it.
+  const goAt = clock() + 300;
+  const go: ParentMessage = { type: 'go', at: goAt };
+  for (const worker of workers) worker.child.send(go);
+  const parentCpu = process.cpuUsage();
+  const finished = await timeout(
+    Promise.all(workers.map((w) => w.result())),
+    RUN_TIMEOUT_MS,
+    `${kind} storm`,
+  );
+  const parentUsed = process.cpuUsage(parentCpu);
+  const results = finished.map((f) => f.entries);
+  const loads = finished.map((f) => f.load);
+  finished.forEach((f, w) => {
+    for (const warning of new Set(f.warnings)) {
+      warned.set(warning, (warned.get(warning) ?? new Set()).add(`${label} w${w}`));
+    }
+  });
+  const calls = slack.calls.slice(callsBefore);
+  if (process.env.STORM_DUMP) {
+    // STORM_DUMP=<dir>: what each worker reported, raw, to study one run's timeline.
+    await mkdir(process.env.STORM_DUMP, { recursive: true });
+    await writeFile(
+      path.join(process.env.STORM_DUMP, `${label.replaceAll(' ', '-')}.json`),
+      JSON.stringify({
+        goAt,
+        results,
+        loads,
+        // When the fake Slack answered each refresh (its clock, epoch ms): the commits' source.
+        slackAnsweredAt: calls.filter((c) => c.grantType === 'refresh_token').map((c) => c.at),
+      }),
+    );
+  }
+  const analysis = analyze(results, goAt, LOCK_RECHECK_MS);
+
+  const served = new Map<string, string | undefined>();
+  for (const entry of results[0] ?? []) served.set(entry.teamId, entry.tokenHash);
+  let lockouts = 0;
+  let storedMismatch = 0;
+  for (const teamId of teams) {
+    const record = await parent.store.get(`${slack.clientId}:${teamId}:bot`);
+    if (
+      record === undefined ||
+      record.status !== 'active' ||
+      slack.peekRefreshToken(record.refreshToken) !== 'active'
+    ) {
+      lockouts++;
+      continue;
+    }
+    const hash = createHash('sha256').update(record.accessToken).digest('hex').slice(0, 16);
+    if (hash !== served.get(teamId)) storedMismatch++;
+  }
+  const refreshes = calls.filter((c) => c.grantType === 'refresh_token');
+  return {
+    refreshCalls: refreshes.length,
+    duplicates: refreshes.filter((c) => c.duplicate).length,
+    forks: forkCount(slack) - forksBefore,
+    lockouts,
+    storedMismatch,
+    analysis,
+    workersCpuMs: loads.reduce((sum, load) => sum + load.cpuMs, 0),
+    parentCpuMs: (parentUsed.user + parentUsed.system) / 1000,
+    loopDelayP99: median(loads.map((load) => load.loopDelayP99)),
+    loopDelayMax: Math.max(...loads.map((load) => load.loopDelayMax)),
+  };
+}
+
+const forkCount = (slack: FakeSlack) => slack.chains().reduce((sum, chain) => sum + chain.forks, 0);
 
 async function runStorm(kind: BackendKind, run: number, chains: number): Promise<RunResult> {
   const started = clock();
@@ -156,14 +267,18 @@ async function runStorm(kind: BackendKind, run: number, chains: number): Promise
       poolMax: 2,
       lockRecheckMs: LOCK_RECHECK_MS,
     });
-    const teams = Array.from({ length: chains }, (_, i) => `T${String(i).padStart(5, '0')}`);
+    const teamsOf = (prefix: string) =>
+      Array.from({ length: chains }, (_, i) => `${prefix}${String(i).padStart(5, '0')}`);
+    const teams = teamsOf('T');
+    const firstTeams = FIRST ? teamsOf('F') : undefined;
     const warmTeam = 'TWARM';
     const credentials = { clientId: slack.clientId, clientSecret: slack.clientSecret };
     const installer = createRotator({ ...credentials, store: parent.store, slackApiUrl: slack.url });
     const issuedAt = Date.now() - ISSUED_AGO_MS;
-    for (let i = 0; i < teams.length; i += 50) {
+    const expired = [...(firstTeams ?? []), ...teams];
+    for (let i = 0; i < expired.length; i += 50) {
       await Promise.all(
-        teams
+        expired
           .slice(i, i + 50)
           .map((teamId) => installer.saveInstallation(slack.install({ teamId }), { issuedAt })),
       );
@@ -179,6 +294,7 @@ async function runStorm(kind: BackendKind, run: number, chains: number): Promise
           slackUrl: slack.url,
           ...credentials,
           teams,
+          ...(firstTeams === undefined ? {} : { firstTeams }),
           warmTeam,
           poolMax: POOL_MAX,
           lockRecheckMs: LOCK_RECHECK_MS,
@@ -186,83 +302,20 @@ async function runStorm(kind: BackendKind, run: number, chains: number): Promise
         }),
       );
     }
-    await timeout(Promise.all(workers.map((w) => w.ready)), 60_000, 'workers ready');
-    // One start instant for all: each worker sleeps, then spins, until it.
-    const goAt = clock() + 300;
-    const go: ParentMessage = { type: 'go', at: goAt };
-    for (const worker of workers) worker.child.send(go);
-    const parentCpu = process.cpuUsage();
-    const finished = await timeout(
-      Promise.all(workers.map((w) => w.result)),
-      RUN_TIMEOUT_MS,
-      `${kind} storm`,
-    );
-    const parentUsed = process.cpuUsage(parentCpu);
+    let first: PhaseResult | undefined;
+    if (firstTeams !== undefined) {
+      first = await measurePhase(parent, slack, workers, firstTeams, kind, `${kind}-${chains}-${run}-first`);
+      // Idle a while, as a process between two storms would: what V8 compiled is in place.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    }
+    const measured = await measurePhase(parent, slack, workers, teams, kind, `${kind}-${chains}-${run}`);
     await Promise.all(workers.map((w) => w.exited));
-    const results = finished.map((f) => f.entries);
-    const loads = finished.map((f) => f.load);
-    finished.forEach((f, w) => {
-      for (const warning of new Set(f.warnings)) {
-        warned.set(warning, (warned.get(warning) ?? new Set()).add(`${kind} ${chains}×${run} w${w}`));
-      }
-    });
-    if (process.env.STORM_DUMP) {
-      // STORM_DUMP=<dir>: what each worker reported, raw, to study one run's timeline.
-      await mkdir(process.env.STORM_DUMP, { recursive: true });
-      await writeFile(
-        path.join(process.env.STORM_DUMP, `${kind}-${chains}-${run}.json`),
-        JSON.stringify({
-          goAt,
-          results,
-          loads,
-          // When the fake Slack answered each refresh (its clock, epoch ms): the commits' source.
-          slackAnsweredAt: slack.calls.filter((c) => c.grantType === 'refresh_token').map((c) => c.at),
-        }),
-      );
-    }
-    const analysis = analyze(results, goAt, LOCK_RECHECK_MS);
-
-    const served = new Map<string, string | undefined>();
-    for (const entry of results[0] ?? []) served.set(entry.teamId, entry.tokenHash);
-    let lockouts = 0;
-    let storedMismatch = 0;
-    for (const teamId of teams) {
-      const record = await parent.store.get(`${slack.clientId}:${teamId}:bot`);
-      if (
-        record === undefined ||
-        record.status !== 'active' ||
-        slack.peekRefreshToken(record.refreshToken) !== 'active'
-      ) {
-        lockouts++;
-        continue;
-      }
-      const hash = createHash('sha256').update(record.accessToken).digest('hex').slice(0, 16);
-      if (hash !== served.get(teamId)) storedMismatch++;
-    }
-    const refreshes = slack.calls.filter((c) => c.grantType === 'refresh_token');
-    const forks = slack.chains().reduce((sum, chain) => sum + chain.forks, 0);
     const cold =
       chains < CHAINS
         ? undefined
         : await measureCold(parent, { ...credentials, slackUrl: slack.url, teams, samples: COLD_SAMPLES });
     await parent.close();
-    return {
-      kind,
-      run,
-      chains,
-      refreshCalls: refreshes.length,
-      duplicates: refreshes.filter((c) => c.duplicate).length,
-      forks,
-      lockouts,
-      storedMismatch,
-      analysis,
-      cold,
-      workersCpuMs: loads.reduce((sum, load) => sum + load.cpuMs, 0),
-      parentCpuMs: (parentUsed.user + parentUsed.system) / 1000,
-      loopDelayP99: median(loads.map((load) => load.loopDelayP99)),
-      loopDelayMax: Math.max(...loads.map((load) => load.loopDelayMax)),
-      totalMs: clock() - started,
-    };
+    return { kind, run, chains, ...measured, first, cold, totalMs: clock() - started };
   } finally {
     for (const worker of workers) worker.child.kill('SIGKILL');
     await slack.close();
