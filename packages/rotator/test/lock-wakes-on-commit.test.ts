@@ -783,6 +783,37 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
     );
   });
 
+  test('a chain deleted and put again by another process (version 1 again) is not sealed from the record known before', async () => {
+    await withPeer(async ({ store, peer, reads, heard, listening }) => {
+      const record = await store.put(sampleRecord('T0000047'));
+      expect(record.version).toBe(1);
+      const name = refreshLockName(record.chainKey);
+      // Another process deletes the chain and installs it again: version 1, another pair, created later.
+      await peer.delete({ chainKey: record.chainKey });
+      const again = await peer.put({
+        ...sampleRecord('T0000047'),
+        accessToken: 'xoxe.xoxb-1-again',
+        createdAt: record.createdAt + 1,
+      });
+      expect(again.version).toBe(1);
+      const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+      const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+      await listening();
+      const intent = { version: 1, fingerprint: 'f'.repeat(64), startedAt: 1, deadlineAt: 2 };
+      expect(await store.recordIntent(record.chainKey, 1, intent)).toBe(true);
+      // The holder sets from version 1 without reading again (the store's contract allows it).
+      const stored = await store.compareAndSet(record.chainKey, 1, rotation(7));
+      await within(waiting.promise, 10_000, 'woken');
+      await until(() => heard.length > 0, 'the bare listener heard the commit');
+      expect(heard, 'the commit carried the name alone').toEqual([name]);
+      const before = reads();
+      expect(await peer.get(record.chainKey)).toEqual(stored);
+      expect(stored?.createdAt).toBe(record.createdAt + 1);
+      expect(reads() - before).toBe(1);
+      await store.lock.release(lease);
+    });
+  });
+
   test('an update that leaves the refresh intent as it is carries the name alone (the intent may have moved)', async () => {
     await withPeer(async ({ store, peer, reads, heard, listening }) => {
       const record = await store.put(sampleRecord('T0000046'));

@@ -199,26 +199,29 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   /**
    * The message of a compare-and-set of `chainKey` from `expectedVersion`: the new record, sealed,
    * when this process knows the record at that version and the update sets every field that changes
-   * without a new version (the refresh intent); otherwise the lock name alone (waiters re-read).
+   * without a new version (the refresh intent); otherwise only the lock name (waiters re-read). The
+   * statement sends the sealed one only if the row it updated has the `createdAt` of the record the
+   * holder knew: a chain deleted and put again starts over at version 1.
    */
   const commitMessage = async (
     chainKey: string,
     expectedVersion: number,
     update: TokenUpdate,
     fields: readonly string[],
-  ): Promise<string> => {
+  ): Promise<{ name: string; sealed?: string; createdAt?: number }> => {
     const name = refreshLockName(chainKey);
     const before = seen.get(chainKey);
     if (before === undefined || before.version !== expectedVersion || !fields.includes('refreshIntent')) {
       messages.prepare();
-      return name;
+      return { name };
     }
     // The key's load (started by the holder's intent, before Slack was called) has ended by now;
     // if not (the first refresh of a process), the commit waits that one statement.
     await messages.settled();
     const next: Record<string, unknown> = { ...before, version: expectedVersion + 1 };
     for (const field of fields) next[field] = update[field as keyof TokenUpdate];
-    return messages.seal(name, next) ?? name;
+    const sealed = messages.seal(name, next);
+    return sealed === undefined ? { name } : { name, sealed, createdAt: next.createdAt as number };
   };
   // Reads through the pool: a lone one is one statement; in a burst (every installation due at
   // once) the reads asked for while READ_STATEMENTS are running go out together in the next one.
@@ -293,11 +296,17 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       const updateSql = `UPDATE ${t} SET ${columns.map((column, i) => `${column} = $${i + 1}`).join(', ')},
         version = version + 1
         WHERE chain_key = $${n + 1} AND version = $${n + 2} RETURNING *`;
-      const sql = notify
-        ? `WITH updated AS (${updateSql}) SELECT updated.*, pg_notify($${n + 3}, $${n + 4}) AS notified FROM updated`
-        : updateSql;
-      const params = [...values, chainKey, expectedVersion];
-      if (notify) params.push(channel, await commitMessage(chainKey, expectedVersion, update, fields));
+      const params: unknown[] = [...values, chainKey, expectedVersion];
+      let sql = updateSql;
+      if (notify) {
+        const message = await commitMessage(chainKey, expectedVersion, update, fields);
+        params.push(channel, message.name);
+        const payload =
+          message.sealed === undefined
+            ? `$${n + 4}`
+            : `CASE WHEN updated.created_at = $${params.push(message.createdAt)} THEN $${params.push(message.sealed)} ELSE $${n + 4} END`;
+        sql = `WITH updated AS (${updateSql}) SELECT updated.*, pg_notify($${n + 3}, ${payload}) AS notified FROM updated`;
+      }
       const { rows } = await run(pool, 'compareAndSet', sql, params, chainKey);
       if (rows[0] === undefined) {
         seen.delete(chainKey);
@@ -352,6 +361,9 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
 
     async delete(query: DeleteQuery): Promise<number> {
       const target = checkDeleteQuery(query);
+      // A chain put again after a delete starts over at version 1: no record kept from before may
+      // stand in for it.
+      seen.clear();
       const { rowCount } =
         'chainKey' in target
           ? await run(
