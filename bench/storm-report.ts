@@ -136,41 +136,49 @@ function stormRows(processes: number, chains: number): Row[] {
   ];
 }
 
-function calmRows(processes: number, chains: number): Row[] {
-  const all = new Set(['refresh calls at Slack', 'duplicate refresh calls', 'failed getToken calls']);
+/** The storm's rows whose label is one of `exact`, starts with one of `starts`, or holds `wake-up`. */
+function pick(processes: number, chains: number, exact: string[], starts: string[]): Row[] {
   return stormRows(processes, chains).filter(
     (r) =>
-      all.has(r.label) ||
+      exact.includes(r.label) ||
       r.label.includes('wake-up') ||
-      r.label.startsWith('woken') ||
-      r.label.includes('CAS answer') ||
-      r.label.startsWith('caller wait') ||
-      r.label.startsWith('lock hand-off (') ||
-      r.label.startsWith('waiters') ||
-      r.label.startsWith('lock statements') ||
-      r.label.startsWith('a waiter’s longest'),
+      starts.some((start) => r.label.startsWith(start)),
+  );
+}
+
+function calmRows(processes: number, chains: number): Row[] {
+  return pick(
+    processes,
+    chains,
+    ['refresh calls at Slack', 'duplicate refresh calls', 'failed getToken calls'],
+    [
+      'woken',
+      'holder’s process saw its CAS answer',
+      'holder: CAS answer seen',
+      'former measure',
+      'caller wait',
+      'lock hand-off (',
+      'waiters',
+      'lock statements',
+      'a waiter’s longest',
+    ],
   );
 }
 
 /** The rows that say what the processes' first storm did (its chains' own counts, waits and wake-ups). */
 function firstRows(processes: number, chains: number): Row[] {
-  const kept = new Set([
-    'refresh calls at Slack',
-    'duplicate refresh calls',
-    'lockouts (stored refresh token not live, or chain marked)',
-    'failed getToken calls',
-    'calls served a token other than the one stored',
-    'chains not refreshed by exactly one process',
-  ]);
-  return stormRows(processes, chains).filter(
-    (r) =>
-      kept.has(r.label) ||
-      r.label.includes('wake-up') ||
-      r.label.startsWith('woken') ||
-      r.label.startsWith('caller wait') ||
-      r.label.startsWith('storm:') ||
-      r.label.startsWith('workers’') ||
-      r.label.startsWith('CPU time'),
+  return pick(
+    processes,
+    chains,
+    [
+      'refresh calls at Slack',
+      'duplicate refresh calls',
+      'lockouts (stored refresh token not live, or chain marked)',
+      'failed getToken calls',
+      'calls served a token other than the one stored',
+      'chains not refreshed by exactly one process',
+    ],
+    ['woken', 'caller wait', 'storm:', 'workers’', 'CPU time'],
   );
 }
 
