@@ -647,6 +647,8 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
       listening: () => Promise<void>;
     }) => Promise<void>,
     prepare: (schema: string) => Promise<void> = async () => {},
+    /** Wraps the peer's pool (its statements are still recorded). */
+    wrapPeerPool: (pool: PostgresPool) => PostgresPool = (pool) => pool,
   ): Promise<void> {
     const schema = db.schema();
     await migrate(main, { schema });
@@ -655,7 +657,7 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
     const listenPool = db.pool({ label: 'sealed' });
     const recorded = recordingListen(listenPool);
     const store = createPostgresStore({ pool: main, schema });
-    const peer = createPostgresStore({ pool: counted, schema, listen: recorded.listen });
+    const peer = createPostgresStore({ pool: wrapPeerPool(counted), schema, listen: recorded.listen });
     const bare = await db.pool({ label: 'bare' }).connect();
     const heard: string[] = [];
     bare.on('notification', (message: { payload?: string | undefined }) => {
@@ -718,6 +720,29 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
       expect(await peer.get(record.chainKey)).toEqual(stored);
       expect(reads() - before, 'a later get is a read').toBe(1);
     });
+  });
+
+  test('a message heard while the key still loads waits for the key, not for a re-read', async () => {
+    // The peer's key load (started as its connection starts listening) takes 500 ms: the commit's
+    // message arrives first, and the woken get waits for the key rather than reading the record.
+    const slowKey = (pool: PostgresPool): PostgresPool => ({
+      async query(text: string, values?: unknown[]) {
+        if (text.includes('message_key')) await new Promise((resolve) => setTimeout(resolve, 500));
+        return pool.query(text, values);
+      },
+      connect: () => pool.connect(),
+    });
+    await withPeer(
+      async ({ store, peer, reads, listening }) => {
+        const record = await store.put(sampleRecord('T0000045'));
+        const stored = await rotateWhileWaiting(store, peer, listening, record, 1);
+        const before = reads();
+        expect(await peer.get(record.chainKey)).toEqual(stored);
+        expect(reads() - before, 'statements that read the record for the woken waiter').toBe(0);
+      },
+      undefined,
+      slowKey,
+    );
   });
 
   test('the message holds no token in the clear: a bare LISTEN of any role sees the name and a sealed blob', async () => {

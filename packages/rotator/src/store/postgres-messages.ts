@@ -25,6 +25,8 @@ export interface CommitMessages {
   prepare(): void;
   /** Settles when a load under way has ended (at once when none is). Never rejects. */
   settled(): Promise<void>;
+  /** Whether the key is loaded. */
+  ready(): boolean;
   /** The NOTIFY payload that carries `record` for lock `name`, or `undefined` without a key (or when too long). */
   seal(name: string, record: object): string | undefined;
   /** What a commit message about `name` carried (the text after its newline), or `undefined` if it does not open. */
@@ -71,6 +73,8 @@ export function createCommitMessages(pool: PostgresPool, table: string, channel:
     prepare,
 
     settled: () => loading ?? Promise.resolve(),
+
+    ready: () => current !== undefined,
 
     seal(name: string, record: object): string | undefined {
       const key = current;

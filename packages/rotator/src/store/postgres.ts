@@ -262,6 +262,9 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       // A commit's message that carried the new record spares even that.
       const name = refreshLockName(chainKey);
       const heard = listener.takeHeard(name);
+      // The key starts loading as the connection starts listening, so before any message is heard;
+      // the first message may come while it loads: it waits for that one statement.
+      if (heard?.sealed !== undefined && !messages.ready()) await messages.settled();
       const pushed = heard?.sealed === undefined ? undefined : carried(chainKey, name, heard.sealed);
       if (pushed !== undefined) return remember(pushed);
       const woken = heard === undefined ? undefined : await rereads.read(chainKey);
