@@ -27,6 +27,18 @@ export { chainRef, inactiveError, notFoundError } from './refresh-support.js';
 const MAX_UNSENT = 3;
 
 /**
+ * A lease taken less than this long ago (ms, by both the monotonic and the wall clock) is not
+ * checked again before the first request: the acquire that granted it was that check.
+ */
+const FRESH_LEASE_MS = 1_000;
+
+/** When an acquire that returned a lease was called, by both clocks. */
+interface TakenAt {
+  monotonic: number;
+  wall: number;
+}
+
+/**
  * The refresh engine: lock, re-read, exchange, compare-and-set. One call refreshes one chain at most
  * once (plus prompt retries of an ambiguous failure with the same refresh token).
  */
@@ -93,13 +105,14 @@ export function createRefresher(settings: RefresherSettings) {
     const name = refreshLockName(chainKey);
     for (let round = 0; ; round++) {
       let lease: Lease | undefined;
+      let takenAt: TakenAt = { monotonic: performance.now(), wall: Date.now() };
       const waitStartedAt = now();
       if (lock.wait === undefined) {
         // It waits for the holder's steps: outside the window of store and lock operations.
-        lease = await inTurn(
-          () => lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: settings.lockWaitMs }),
-          'long',
-        );
+        lease = await inTurn(() => {
+          takenAt = { monotonic: performance.now(), wall: Date.now() };
+          return lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: settings.lockWaitMs });
+        }, 'long');
       } else {
         // A busy lock means a peer is refreshing: wait for it to finish without taking the lock,
         // then look at what it stored. Only if it left the chain due does this caller try again.
@@ -107,7 +120,10 @@ export function createRefresher(settings: RefresherSettings) {
         const wait = lock.wait.bind(lock);
         for (;;) {
           try {
-            lease = await inTurn(() => lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: 0 }));
+            lease = await inTurn(() => {
+              takenAt = { monotonic: performance.now(), wall: Date.now() };
+              return lock.acquire(name, { ttlMs: settings.lockTtlMs, waitMs: 0 });
+            });
             break;
           } catch (error) {
             if (!isRotatorError(error) || error.code !== 'lock_timeout') throw error;
@@ -135,7 +151,7 @@ export function createRefresher(settings: RefresherSettings) {
         settings.onRecord(record);
         if (record.status !== 'active') throw inactiveError(record);
         if (satisfied(record, request, initial)) return record;
-        attempt = await exchange(record, lease);
+        attempt = await exchange(record, lease, takenAt);
       } finally {
         await inTurn(() => lock.release(lease), 'finish').catch((error: unknown) => {
           logger.warn({ chainKey, err: describeError(error) }, 'slack-rotator lock release failed');
@@ -165,7 +181,20 @@ export function createRefresher(settings: RefresherSettings) {
     }
   }
 
-  async function exchange(record: TokenRecord, lease: Lease): Promise<Attempt> {
+  /**
+   * Whether the lease was granted so recently that the grant stands for the check before sending:
+   * the lease then outlasts the request by far (the lease's time ran from after the acquire was
+   * called). Any other send checks the lease with a renew first. A holder that stalled (paused,
+   * swapped out, its clock stepped) sees the time pass on one clock or the other and checks.
+   */
+  const freshLease = (takenAt: TakenAt): boolean => {
+    const limit = Math.min(FRESH_LEASE_MS, (settings.lockTtlMs - settings.requestTimeoutMs) / 2);
+    const sinceMonotonic = performance.now() - takenAt.monotonic;
+    const sinceWall = Date.now() - takenAt.wall;
+    return sinceMonotonic >= 0 && sinceMonotonic < limit && sinceWall >= 0 && sinceWall < limit;
+  };
+
+  async function exchange(record: TokenRecord, lease: Lease, takenAt: TakenAt): Promise<Attempt> {
     const stop = keepAlive(lock, lease, settings.lockTtlMs, logger);
     const started = now();
     const late: Promise<RawResult>[] = [];
@@ -198,9 +227,13 @@ export function createRefresher(settings: RefresherSettings) {
     try {
       for (let attempts = 1; ; attempts++) {
         // The lease is checked (and extended) just before sending: a holder that lost it stops here.
+        // The first request under a lease taken a moment ago goes without that check (see
+        // `freshLease`): the acquire was the check, and a renew would cost every refresh a round trip.
         // The request must start while the lease still outlasts the request's timeout.
-        const startBy = performance.now() + settings.lockTtlMs - settings.requestTimeoutMs;
-        if (!(await inTurn(() => lock.renew(lease, settings.lockTtlMs), 'hold'))) {
+        const fresh = attempts === 1 && freshLease(takenAt);
+        const startBy =
+          (fresh ? takenAt.monotonic : performance.now()) + settings.lockTtlMs - settings.requestTimeoutMs;
+        if (!fresh && !(await inTurn(() => lock.renew(lease, settings.lockTtlMs), 'hold'))) {
           const current = await heldRead(record.chainKey);
           if (current !== undefined && current.version !== record.version) {
             events.emit('race-recovered', { ...chainRef(current), how: 'peer_rotated' });

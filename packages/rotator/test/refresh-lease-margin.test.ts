@@ -1,36 +1,51 @@
 // A refresh request starts only while the lock's lease still outlasts the request's timeout. The
 // start waits its turn (slack/turns.ts), and a process can stall between its lease check and the
 // send: a request whose turn came too late is not sent; the lease is checked again, and after a few
-// such tries the refresh fails with `lease_lost`, having presented nothing to Slack.
+// such tries the refresh fails with `lease_lost`, having presented nothing to Slack. A lease taken
+// a moment before the first request is not checked again: the acquire was the check.
 import { describe, expect, test } from 'vitest';
 import { createLocalLock } from '../src/lock/local.js';
 import type { Lock } from '../src/lock/types.js';
 import { harness, refreshCalls, rejection } from './helpers/setup.js';
 
-/** A lock whose renew (the lease check right before sending) takes `ms` to answer. */
-function slowRenew(ms: number): Lock {
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A lock whose acquire and renew (the lease check right before sending) take `ms` to answer, and
+ * that counts the renews.
+ */
+function slowLock(ms: number): Lock & { renews: number } {
   const lock = createLocalLock();
-  return {
+  const slow = {
     ...lock,
-    acquire: (name, options) => lock.acquire(name, options),
-    release: (lease) => lock.release(lease),
-    async renew(lease, ttlMs) {
-      await new Promise((resolve) => setTimeout(resolve, ms));
+    renews: 0,
+    async acquire(name: string, options: Parameters<Lock['acquire']>[1]) {
+      const lease = await lock.acquire(name, options);
+      await pause(ms);
+      return lease;
+    },
+    release: (lease: Parameters<Lock['release']>[0]) => lock.release(lease),
+    async renew(lease: Parameters<Lock['renew']>[0], ttlMs: number) {
+      slow.renews++;
+      await pause(ms);
       return lock.renew(lease, ttlMs);
     },
   };
+  return slow;
 }
 
 describe('the lease margin at the moment of sending', () => {
   test('a send whose turn comes after the lease margin is not made; the refresh fails with lease_lost', async () => {
-    // The lease outlasts the request's timeout by 20 ms only; every lease check takes 60 ms.
-    const h = await harness({ rotator: { lock: slowRenew(60), requestTimeoutMs: 2_000, lockTtlMs: 2_020 } });
+    // The lease outlasts the request's timeout by 20 ms only; every acquire and lease check takes 60 ms.
+    const lock = slowLock(60);
+    const h = await harness({ rotator: { lock, requestTimeoutMs: 2_000, lockTtlMs: 2_020 } });
     try {
       await h.installWith({ teamId: 'T1' }, 0);
       const error = await rejection(h.rotator.getToken({ teamId: 'T1' }));
       expect(error).toMatchObject({ name: 'RetryLaterError', code: 'lease_lost' });
       expect(String((error as Error).message)).toContain('lockTtlMs');
       expect(refreshCalls(h.slack), 'refresh requests Slack received').toBe(0);
+      expect(lock.renews, 'lease checks before giving up').toBe(3);
       // Nothing was spent: with a lease long enough, the next call refreshes the chain.
       const healthy = h.another({ lockTtlMs: 5_000 });
       await expect(healthy.getToken({ teamId: 'T1' })).resolves.toMatch(/^xoxe\.xoxb-/);
@@ -40,12 +55,30 @@ describe('the lease margin at the moment of sending', () => {
     }
   });
 
-  test('the same slow lease check with a lease margin to spare sends once', async () => {
-    const h = await harness({ rotator: { lock: slowRenew(60), requestTimeoutMs: 2_000, lockTtlMs: 5_000 } });
+  test('a lease taken a moment ago is not checked again before the first request', async () => {
+    // 60 ms to take the lease, well within min(1 s, half the 3 s margin): the acquire was the check.
+    const lock = slowLock(60);
+    const h = await harness({ rotator: { lock, requestTimeoutMs: 2_000, lockTtlMs: 5_000 } });
     try {
       await h.installWith({ teamId: 'T1' }, 0);
       await expect(h.rotator.getToken({ teamId: 'T1' })).resolves.toMatch(/^xoxe\.xoxb-/);
       expect(refreshCalls(h.slack)).toBe(1);
+      expect(lock.renews, 'lease checks').toBe(0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a lease taken longer ago than half its margin is checked before the first request, then sent', async () => {
+    // A 100 ms margin: 60 ms for the acquire is past half of it, so the lease is checked (60 ms
+    // more), and the request starts within 100 ms of that check.
+    const lock = slowLock(60);
+    const h = await harness({ rotator: { lock, requestTimeoutMs: 2_000, lockTtlMs: 2_100 } });
+    try {
+      await h.installWith({ teamId: 'T1' }, 0);
+      await expect(h.rotator.getToken({ teamId: 'T1' })).resolves.toMatch(/^xoxe\.xoxb-/);
+      expect(refreshCalls(h.slack)).toBe(1);
+      expect(lock.renews, 'lease checks').toBe(1);
     } finally {
       await h.close();
     }
