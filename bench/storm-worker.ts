@@ -94,9 +94,9 @@ function timed(lock: Lock): Lock {
 function timedStore(store: TokenStore): TokenStore {
   return {
     ...store,
-    async compareAndSet(chainKey, expectedVersion, update) {
+    async compareAndSet(chainKey, expectedVersion, update, options) {
       const casSentAt = clock();
-      const stored = await store.compareAndSet(chainKey, expectedVersion, update);
+      const stored = await store.compareAndSet(chainKey, expectedVersion, update, options);
       if (stored !== undefined && update.accessToken !== undefined) {
         commits.set(chainKey, { casSentAt, serverCommittedAt: serverCommits.get(chainKey) });
       }

@@ -70,6 +70,7 @@ export type { ClientAuthMethod } from './slack/transport.js';
 export { createMemoryStore } from './store/memory.js';
 export type {
   ChainStatus,
+  CompareAndSetOptions,
   DeleteQuery,
   ListPage,
   ListQuery,

@@ -1,5 +1,6 @@
 import { ReauthorizationRequiredError, RetryLaterError, type RotatorError } from './errors.js';
 import { describeError } from './events.js';
+import type { Lease } from './lock/types.js';
 import {
   chainRef,
   inactiveError,
@@ -9,13 +10,18 @@ import {
 } from './refresh-support.js';
 import { type IssuedPair, processRefreshResult, type RefreshOutcome } from './slack/outcome.js';
 import type { RawResult } from './slack/transport.js';
-import type { TokenRecord, TokenUpdate } from './store/types.js';
+import type { CompareAndSetOptions, TokenRecord, TokenUpdate } from './store/types.js';
 
 /** What the committer needs from the engine. */
 export interface CommitterDeps {
   settings: RefresherSettings;
   read: (chainKey: string) => Promise<TokenRecord | undefined>;
-  cas: (chainKey: string, version: number, update: TokenUpdate) => Promise<TokenRecord | undefined>;
+  cas: (
+    chainKey: string,
+    version: number,
+    update: TokenUpdate,
+    options?: CompareAndSetOptions,
+  ) => Promise<TokenRecord | undefined>;
   /** Emits `refresh-failed` and returns the error. */
   failure: (record: TokenRecord, error: RotatorError) => RotatorError;
 }
@@ -79,13 +85,17 @@ export function createCommitter({ settings, read, cas, failure }: CommitterDeps)
     );
   }
 
-  /** Persists an issued pair with one compare-and-set. A lost CAS keeps the pair as a sibling. */
+  /**
+   * Persists an issued pair with one compare-and-set. A lost CAS keeps the pair as a sibling. The
+   * holder's `lease` goes along: a store whose own lock issued it releases it in the same write.
+   */
   async function commit(
     record: TokenRecord,
     pair: IssuedPair,
     anomalies: readonly string[],
     usedFallback: boolean,
     maybeForked = false,
+    lease?: Lease,
   ): Promise<TokenRecord> {
     const at = now();
     const complete = pair.accessToken !== undefined && pair.expiresAt !== undefined;
@@ -107,7 +117,12 @@ export function createCommitter({ settings, read, cas, failure }: CommitterDeps)
     if (pair.scopes !== undefined) update.scopes = pair.scopes;
     if (pair.botUserId !== undefined && record.kind === 'bot') update.botUserId = pair.botUserId;
     if (pair.appId !== undefined) update.appId = pair.appId;
-    const stored = await cas(record.chainKey, record.version, update);
+    const stored = await cas(
+      record.chainKey,
+      record.version,
+      update,
+      lease === undefined ? undefined : { releasing: lease },
+    );
     if (stored !== undefined) {
       settings.onRecord(stored);
       return stored;

@@ -17,7 +17,7 @@ import {
 import { processRefreshResult } from './slack/outcome.js';
 import type { RawResult } from './slack/transport.js';
 import { createSlots } from './slots.js';
-import type { TokenRecord, TokenUpdate } from './store/types.js';
+import type { CompareAndSetOptions, TokenRecord, TokenUpdate } from './store/types.js';
 import { inTurn } from './turns.js';
 
 export type { RefresherSettings, RefreshRequest } from './refresh-support.js';
@@ -53,8 +53,8 @@ export function createRefresher(settings: RefresherSettings) {
   const read = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey));
   const heldRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'hold');
   const wokenRead = (chainKey: string) => guard('get', chainKey, () => store.get(chainKey), 'finish');
-  const cas = (chainKey: string, version: number, update: TokenUpdate) =>
-    guard('compareAndSet', chainKey, () => store.compareAndSet(chainKey, version, update), 'finish');
+  const cas = (chainKey: string, version: number, update: TokenUpdate, options?: CompareAndSetOptions) =>
+    guard('compareAndSet', chainKey, () => store.compareAndSet(chainKey, version, update, options), 'finish');
 
   /** True when `record` already satisfies the request (a peer rotated, or nothing is due). */
   function satisfied(record: TokenRecord, request: RefreshRequest, initial: TokenRecord): boolean {
@@ -315,7 +315,14 @@ export function createRefresher(settings: RefresherSettings) {
         });
         switch (outcome.kind) {
           case 'issued': {
-            const stored = await commit(record, outcome.pair, outcome.anomalies, usingFallback, maybeSpent());
+            const stored = await commit(
+              record,
+              outcome.pair,
+              outcome.anomalies,
+              usingFallback,
+              maybeSpent(),
+              lease,
+            );
             if (usingFallback)
               events.emit('race-recovered', { ...chainRef(stored), how: 'sibling_fallback' });
             if (late.length > 0) watchLate(late, stored.chainKey, startedAt, undefined, record.kind);

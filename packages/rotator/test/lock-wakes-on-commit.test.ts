@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { refreshLockName } from '../src/lock/names.js';
 import type { Lease, Lock } from '../src/lock/types.js';
-import { createPostgresStore, migrate, type PostgresPool } from '../src/postgres.js';
+import { createPostgresLock, createPostgresStore, migrate, type PostgresPool } from '../src/postgres.js';
 import { createRedisStore } from '../src/redis.js';
 import { tablesFor } from '../src/store/postgres-pool.js';
 import type { TokenRecord, TokenStore } from '../src/store/types.js';
@@ -748,6 +748,93 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
       undefined,
       slowKey,
     );
+  });
+
+  /**
+   * Holds `record`'s refresh lock with `lease` (from `lockOf`, default the store's own), with the
+   * peer waiting on it, and runs what a refresh does before it commits (the read, the intent).
+   */
+  async function holdAndPrepare(
+    store: ReturnType<typeof createPostgresStore>,
+    peer: ReturnType<typeof createPostgresStore>,
+    listening: () => Promise<void>,
+    record: TokenRecord,
+    lockOf: Lock = store.lock,
+  ) {
+    const name = refreshLockName(record.chainKey);
+    const lease = await lockOf.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+    const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+    await listening();
+    expect((await store.get(record.chainKey))?.version).toBe(record.version);
+    const intent = { version: record.version, fingerprint: 'f'.repeat(64), startedAt: 1, deadlineAt: 2 };
+    expect(await store.recordIntent(record.chainKey, record.version, intent)).toBe(true);
+    return { name, lease, waiting };
+  }
+
+  /** The payloads the bare listener heard about `name`, once a later message shows all came in. */
+  async function heardAbout(schema: string, heard: string[], name: string): Promise<string[]> {
+    const mark = `sentinel-${heard.length}`;
+    await main.query('SELECT pg_notify($1, $2)', [tablesFor({ schema }).channel, mark]);
+    await until(() => heard.includes(mark), 'the bare listener heard the sentinel');
+    return heard.filter((payload) => payload === name || payload.startsWith(`${name}\n`));
+  }
+
+  test('a compare-and-set given the holder’s lease releases it in the same statement: one message, and the release sends nothing', async () => {
+    await withPeer(async ({ schema, store, peer, heard, listening }) => {
+      const record = await store.put(sampleRecord('T0000047'));
+      const { name, lease, waiting } = await holdAndPrepare(store, peer, listening, record);
+      const stored = await store.compareAndSet(record.chainKey, record.version, rotation(5), {
+        releasing: lease,
+      });
+      expect(stored?.version).toBe(record.version + 1);
+      await within(waiting.promise, 10_000, 'the waiter woke on the commit');
+      // The lock is free as the commit is: the peer takes it before the holder calls release.
+      const taken = await peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+      await store.lock.release(lease);
+      expect(await heardAbout(schema, heard, name), 'the commit alone').toHaveLength(1);
+      // The holder's release sent nothing: the peer's lease is still held.
+      await expect(store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
+        code: 'lock_timeout',
+      });
+      await peer.lock.release(taken);
+    });
+  });
+
+  test('a compare-and-set that does not match keeps the holder’s lease, and its release then frees the lock', async () => {
+    await withPeer(async ({ schema, store, peer, heard, listening }) => {
+      const record = await store.put(sampleRecord('T0000048'));
+      const { name, lease } = await holdAndPrepare(store, peer, listening, record);
+      const missed = await store.compareAndSet(record.chainKey, record.version + 1, rotation(6), {
+        releasing: lease,
+      });
+      expect(missed).toBeUndefined();
+      await expect(peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
+        code: 'lock_timeout',
+      });
+      await store.lock.release(lease);
+      expect(await heardAbout(schema, heard, name), 'the release').toEqual([name]);
+      await peer.lock.release(await peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 }));
+    });
+  });
+
+  test('a lease from a lock that is not the store’s own is left alone', async () => {
+    await withPeer(async ({ schema, store, peer, listening }) => {
+      const record = await store.put(sampleRecord('T0000049'));
+      // Another lock on the same table (as another store object would have): its lease is not one
+      // the store's lock gave out, so the store does not delete it.
+      const other = createPostgresLock({ pool: main, schema, listen: false });
+      const { name, lease } = await holdAndPrepare(store, peer, listening, record, other);
+      expect(
+        await store.compareAndSet(record.chainKey, record.version, rotation(7), { releasing: lease }),
+      ).toMatchObject({
+        version: record.version + 1,
+      });
+      await expect(peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
+        code: 'lock_timeout',
+      });
+      await other.release(lease);
+      await other.close?.();
+    });
   });
 
   test('the message holds no token in the clear: a bare LISTEN of any role sees the name and a sealed blob', async () => {

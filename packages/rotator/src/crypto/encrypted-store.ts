@@ -1,6 +1,13 @@
 import { invalidArgument, isRotatorError, StorageError } from '../errors.js';
 import { checkChainKey, checkNewRecord, checkUpdate, checkVersion } from '../store/record.js';
-import type { ListPage, NewTokenRecord, TokenRecord, TokenStore, TokenUpdate } from '../store/types.js';
+import type {
+  CompareAndSetOptions,
+  ListPage,
+  NewTokenRecord,
+  TokenRecord,
+  TokenStore,
+  TokenUpdate,
+} from '../store/types.js';
 import { ENCRYPTED_PREFIX, type KeyRing } from './key-ring.js';
 
 /** The record fields that hold tokens: encrypted at rest, each bound to its own name. */
@@ -147,12 +154,13 @@ export function withEncryption(
     chainKey: string,
     expectedVersion: number,
     update: TokenUpdate,
+    options?: CompareAndSetOptions,
   ): Promise<TokenRecord | undefined> {
     checkChainKey(chainKey);
     checkVersion(expectedVersion);
     checkUpdate(update);
     if (!carriesTokens(update)) {
-      const stored = await store.compareAndSet(chainKey, expectedVersion, update);
+      const stored = await store.compareAndSet(chainKey, expectedVersion, update, options);
       return stored === undefined ? undefined : open(stored);
     }
     const current = await store.get(chainKey);
@@ -162,6 +170,7 @@ export function withEncryption(
       chainKey,
       expectedVersion,
       sealFields(keyRing, current.clientId, chainKey, update),
+      options,
     );
     if (stored === undefined || stored.clientId === current.clientId) {
       return stored === undefined ? undefined : open(stored);
@@ -172,6 +181,7 @@ export function withEncryption(
       chainKey,
       stored.version,
       sealFields(keyRing, stored.clientId, chainKey, update),
+      options,
     );
     if (repaired === undefined) {
       throw new StorageError(

@@ -100,6 +100,19 @@ export function createPostgresLock(options: PostgresLockOptions): Lock {
 }
 
 /**
+ * What the store's compare-and-set needs to release a lease of its own lock in the same statement.
+ * @internal
+ */
+export interface PairedLeases {
+  /** The lock's table. */
+  table: string;
+  /** Whether this lock gave out `lease`. */
+  owns(lease: Lease): boolean;
+  /** The store deleted `lease` with a commit: its release has nothing left to do. */
+  releasedWithCommit(lease: Lease): void;
+}
+
+/**
  * The lock and its listener, for the PostgreSQL store it belongs to: the store's compare-and-set
  * notifies the lock's channel, and a waiter woken by that message re-reads the record on the
  * listening connection (`listener.takeHeard` / `listener.query`).
@@ -112,6 +125,7 @@ export function createPairedPostgresLock(
 ): {
   lock: Lock;
   listener: ReleaseListener;
+  leases: PairedLeases;
 } {
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
@@ -189,6 +203,10 @@ export function createPairedPostgresLock(
   // sent): a message about the name after that means the holder committed or released meanwhile.
   // The holder's remaining time it was answered with comes along.
   const tried = new Map<string, { sentAt: number; holderRemainingMs: number | undefined }>();
+  // The leases this lock gave out, and those the store's compare-and-set released along with the
+  // commit (see `PairedLeases`): their release sends nothing.
+  const issued = new WeakSet<Lease>();
+  const releasedWithCommit = new WeakSet<Lease>();
   // Attempts go out like the store's reads: a lone one at once, and in a burst (every chain due at
   // once: each process tries every lock) those asked for meanwhile together, one statement each
   // (8,000 statements became about 500 in the storm benchmark). Keyed by owner, unique per call.
@@ -216,7 +234,9 @@ export function createPairedPostgresLock(
     }
     if (row.taken === true) {
       tried.delete(name);
-      return { lease: Object.freeze({ name, owner, expiresAt: startedAt + ttlMs }) };
+      const lease = Object.freeze({ name, owner, expiresAt: startedAt + ttlMs });
+      issued.add(lease);
+      return { lease };
     }
     const remaining = toNumber(row.holder_remaining_ms);
     const holderRemainingMs = typeof remaining === 'number' ? Math.max(0, remaining) : undefined;
@@ -323,6 +343,10 @@ export function createPairedPostgresLock(
 
     async release(lease: Lease): Promise<void> {
       checkLease(lease);
+      if (releasedWithCommit.has(lease)) {
+        releasedWithCommit.delete(lease);
+        return;
+      }
       // Through the pool, not on the listening connection: a release waits for PostgreSQL's notify
       // turn behind the compare-and-sets' commits, and the woken waiters' re-reads must not queue
       // behind it there. Waiters wake at the commit; the release matters to the holder and to
@@ -337,5 +361,12 @@ export function createPairedPostgresLock(
       listener.close();
     },
   };
-  return { lock, listener };
+  const leases: PairedLeases = {
+    table,
+    owns: (lease) => issued.has(lease),
+    releasedWithCommit: (lease) => {
+      releasedWithCommit.add(lease);
+    },
+  };
+  return { lock, listener, leases };
 }

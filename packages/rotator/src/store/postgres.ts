@@ -25,6 +25,7 @@ import {
   checkVersion,
 } from './record.js';
 import type {
+  CompareAndSetOptions,
   DeleteQuery,
   ListPage,
   ListQuery,
@@ -157,7 +158,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   const { pool } = options;
   const { chains: t, channel, messageKey } = tablesFor(options);
   const messages = createCommitMessages(pool, messageKey, channel);
-  const { lock, listener } = createPairedPostgresLock(
+  const { lock, listener, leases } = createPairedPostgresLock(
     {
       pool,
       ...(options.schema === undefined ? {} : { schema: options.schema }),
@@ -289,10 +290,20 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       chainKey: string,
       expectedVersion: number,
       update: TokenUpdate,
+      casOptions?: CompareAndSetOptions,
     ): Promise<TokenRecord | undefined> {
       checkChainKey(chainKey);
       checkVersion(expectedVersion);
       const fields = checkUpdate(update);
+      // The holder's lease of this store's own lock on the chain goes in the same statement: the
+      // commit's message then wakes waiters to a free lock, and no release (nor its message) follows.
+      const releasing =
+        notify &&
+        casOptions?.releasing !== undefined &&
+        leases.owns(casOptions.releasing) &&
+        casOptions.releasing.name === refreshLockName(chainKey)
+          ? casOptions.releasing
+          : undefined;
       const columns = fields.flatMap(columnsOf);
       const values = fields.flatMap((field) => valuesOf(field, update[field]));
       const n = columns.length;
@@ -308,14 +319,23 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
           message.sealed === undefined
             ? `$${n + 4}`
             : `CASE WHEN updated.created_at = $${params.push(message.createdAt)} THEN $${params.push(message.sealed)} ELSE $${n + 4} END`;
-        sql = `WITH updated AS (${updateSql}) SELECT updated.*, pg_notify($${n + 3}, ${payload}) AS notified FROM updated`;
+        const released =
+          releasing === undefined
+            ? ''
+            : `, released AS (DELETE FROM ${leases.table} WHERE name = $${params.push(releasing.name)}
+                AND owner = $${params.push(releasing.owner)} AND EXISTS (SELECT 1 FROM updated) RETURNING name)`;
+        sql = `WITH updated AS (${updateSql})${released} SELECT updated.*, pg_notify($${n + 3}, ${payload}) AS notified${
+          releasing === undefined ? '' : ', (SELECT count(*) FROM released)::int AS released_leases'
+        } FROM updated`;
       }
       const { rows } = await run(pool, 'compareAndSet', sql, params, chainKey);
-      if (rows[0] === undefined) {
+      const row = rows[0];
+      if (row === undefined) {
         seen.delete(chainKey);
         return undefined;
       }
-      return remember(toRecord(rows[0]));
+      if (releasing !== undefined && Number(row.released_leases) > 0) leases.releasedWithCommit(releasing);
+      return remember(toRecord(row));
     },
 
     async recordIntent(

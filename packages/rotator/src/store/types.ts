@@ -1,5 +1,5 @@
 import type { ChainKind } from '../chain.js';
-import type { Lock } from '../lock/types.js';
+import type { Lease, Lock } from '../lock/types.js';
 
 /**
  * Where a chain stands.
@@ -69,6 +69,17 @@ export interface TokenRecord {
 /** A record as given to {@link TokenStore.put}: the store assigns the version. */
 export type NewTokenRecord = Omit<TokenRecord, 'version'>;
 
+/** Options of {@link TokenStore.compareAndSet}. */
+export interface CompareAndSetOptions {
+  /**
+   * The lease the caller holds on the chain's refresh lock (`refresh:<chainKey>`). A store whose
+   * own lock issued it may release it in the same atomic write, and only if the compare-and-set
+   * matches; the caller still calls `lock.release`, which then has nothing left to do. Other
+   * stores ignore it.
+   */
+  releasing?: Lease;
+}
+
 /** The fields a {@link TokenStore.compareAndSet} may change; absent fields are kept. */
 export type TokenUpdate = Partial<
   Pick<
@@ -136,6 +147,7 @@ export interface TokenStore {
     chainKey: string,
     expectedVersion: number,
     update: TokenUpdate,
+    options?: CompareAndSetOptions,
   ): Promise<TokenRecord | undefined>;
   /**
    * Sets (or, with `null`, clears) the chain's refresh intent only if its `version` is
