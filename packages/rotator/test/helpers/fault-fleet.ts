@@ -26,7 +26,11 @@ export async function faultFleet(options: {
     slack: {
       seed: options.seed,
       siblingSurvivor: 'last',
-      refreshGraceMs: 2_000,
+      // Longer than the engine's prompt retries with one token take (100 + 300 + 600 + 1,000 ms of
+      // delays, plus each retry's own time): a lost answer followed by three more failures is then
+      // still survivable. At 2 s, the fifth presentation came just past the grace and the chain was
+      // lost as designed (seed 1282587061); that case has its own tests (refresh-intents.test.ts).
+      refreshGraceMs: 3_000,
       // One refresh call in six fails; one in fifty rotates and loses its answer.
       faults: {
         http_500: 0.03,
