@@ -79,14 +79,32 @@ export interface StormAnalysis {
   missedWakes: number;
   /** Processes whose acquire was called more than once for one chain (a retry after a lost race). */
   reacquired: number;
+  /**
+   * Processes that refreshed at least a tenth of the chains. More than one is a split: each of them
+   * refreshes hundreds of chains while it waits for the others' commits.
+   */
+  bigHolders: number;
+  /** Wake-ups of the waiters in those processes (ms). */
+  wakeInBigHolders: Spread;
+  /** Wake-ups of the waiters in the other processes (ms). */
+  wakeElsewhere: Spread;
 }
 
 /** `entries[w]` is worker w's list; every worker asked for the same chains. */
 export function analyze(workers: ChainEntry[][], goAt: number, recheckMs: number): StormAnalysis {
   const byTeam = new Map<string, ChainEntry[]>();
-  for (const entries of workers) {
-    for (const entry of entries) byTeam.set(entry.teamId, [...(byTeam.get(entry.teamId) ?? []), entry]);
-  }
+  const workerOf = new Map<ChainEntry, number>();
+  const held = workers.map(() => 0);
+  workers.forEach((entries, w) => {
+    for (const entry of entries) {
+      byTeam.set(entry.teamId, [...(byTeam.get(entry.teamId) ?? []), entry]);
+      workerOf.set(entry, w);
+      if (entry.committedAt !== undefined) held[w] = (held[w] ?? 0) + 1;
+    }
+  });
+  const big = held.map((n) => n >= byTeam.size / 10);
+  const wakesInBig: number[] = [];
+  const wakesElsewhere: number[] = [];
   const errors: Record<string, number> = {};
   const waits: number[] = [];
   const wakes: number[] = [];
@@ -149,6 +167,7 @@ export function analyze(workers: ChainEntry[][], goAt: number, recheckMs: number
     waiters.forEach((waiter, k) => {
       const wake = waiter.resolvedAt - committedAt;
       wakes.push(wake);
+      (big[workerOf.get(waiter) ?? -1] ? wakesInBig : wakesElsewhere).push(wake);
       fromSeen.push(waiter.resolvedAt - seenAt);
       if (waiter.waitReturnedAt !== undefined && waiter.waitReturnedAt >= committedAt) {
         heard.push(waiter.waitReturnedAt - committedAt);
@@ -209,5 +228,8 @@ export function analyze(workers: ChainEntry[][], goAt: number, recheckMs: number
     waiterHold: spread(holds),
     casRoundTrip: spread(cas),
     reacquired,
+    bigHolders: big.filter(Boolean).length,
+    wakeInBigHolders: spread(wakesInBig),
+    wakeElsewhere: spread(wakesElsewhere),
   };
 }

@@ -62,6 +62,14 @@ function stormRows(processes: number, chains: number): Row[] {
       ms,
     ),
     row('**wake-up p99**', '≤ 25 ms', (r) => r.analysis.wake.p99, ms),
+    row(
+      'processes that refreshed a tenth of the chains or more (more than one: the locks split)',
+      '',
+      (r) => r.analysis.bigHolders,
+      count,
+    ),
+    row('… wake-up p99 of the waiters in those processes', '', (r) => r.analysis.wakeInBigHolders.p99, ms),
+    row('… wake-up p99 of the waiters in the others', '', (r) => r.analysis.wakeElsewhere.p99, ms),
     row('wake-up max', '', (r) => r.analysis.wake.max, ms),
     row('wake-up min (below 0 only if the clocks disagree)', '', (r) => r.analysis.wake.min, ms),
     row(
@@ -178,7 +186,7 @@ function firstRows(processes: number, chains: number): Row[] {
       'calls served a token other than the one stored',
       'chains not refreshed by exactly one process',
     ],
-    ['woken', 'caller wait', 'storm:', 'workers’', 'CPU time'],
+    ['woken', 'caller wait', 'storm:', 'workers’', 'CPU time', 'processes that refreshed'],
   );
 }
 
