@@ -686,6 +686,27 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
     }
   }
 
+  /**
+   * Holds `record`'s refresh lock with `lease` (from `lockOf`, default the store's own), with the
+   * peer waiting on it, and runs what a refresh does before it commits (the read, the intent).
+   */
+  async function holdAndPrepare(
+    store: ReturnType<typeof createPostgresStore>,
+    peer: ReturnType<typeof createPostgresStore>,
+    listening: () => Promise<void>,
+    record: TokenRecord,
+    lockOf: Lock = store.lock,
+  ) {
+    const name = refreshLockName(record.chainKey);
+    const lease = await lockOf.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+    const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
+    await listening();
+    expect((await store.get(record.chainKey))?.version).toBe(record.version);
+    const intent = { version: record.version, fingerprint: 'f'.repeat(64), startedAt: 1, deadlineAt: 2 };
+    expect(await store.recordIntent(record.chainKey, record.version, intent)).toBe(true);
+    return { name, lease, waiting };
+  }
+
   /** The holder rotates `record`'s chain while the peer waits on it; returns what the holder stored. */
   async function rotateWhileWaiting(
     store: ReturnType<typeof createPostgresStore>,
@@ -696,15 +717,7 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
     /** Runs once the waiter woke, before the release (whose message would replace the commit's). */
     woken: (stored: TokenRecord | undefined) => Promise<void> = async () => {},
   ): Promise<TokenRecord | undefined> {
-    const name = refreshLockName(record.chainKey);
-    const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
-    const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
-    await listening();
-    // What a refresh does under the lock: it reads the record at the version it sets from, and
-    // records its intent before calling Slack.
-    expect((await store.get(record.chainKey))?.version).toBe(record.version);
-    const intent = { version: record.version, fingerprint: 'f'.repeat(64), startedAt: 1, deadlineAt: 2 };
-    expect(await store.recordIntent(record.chainKey, record.version, intent)).toBe(true);
+    const { lease, waiting } = await holdAndPrepare(store, peer, listening, record);
     const stored = await store.compareAndSet(record.chainKey, record.version, rotation(n));
     await within(waiting.promise, 10_000, 'the waiter woke on the commit');
     await woken(stored);
@@ -749,27 +762,6 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
       slowKey,
     );
   });
-
-  /**
-   * Holds `record`'s refresh lock with `lease` (from `lockOf`, default the store's own), with the
-   * peer waiting on it, and runs what a refresh does before it commits (the read, the intent).
-   */
-  async function holdAndPrepare(
-    store: ReturnType<typeof createPostgresStore>,
-    peer: ReturnType<typeof createPostgresStore>,
-    listening: () => Promise<void>,
-    record: TokenRecord,
-    lockOf: Lock = store.lock,
-  ) {
-    const name = refreshLockName(record.chainKey);
-    const lease = await lockOf.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
-    const waiting = track(peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve());
-    await listening();
-    expect((await store.get(record.chainKey))?.version).toBe(record.version);
-    const intent = { version: record.version, fingerprint: 'f'.repeat(64), startedAt: 1, deadlineAt: 2 };
-    expect(await store.recordIntent(record.chainKey, record.version, intent)).toBe(true);
-    return { name, lease, waiting };
-  }
 
   /** The payloads the bare listener heard about `name`, once a later message shows all came in. */
   async function heardAbout(schema: string, heard: string[], name: string): Promise<string[]> {
