@@ -739,6 +739,59 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
     });
   });
 
+  test('a peer that read the record before a commit it heard sends no try: "held" at once, the wait returns, the re-read is the record the message carried', async () => {
+    const sent: string[] = [];
+    const recordSent = (pool: PostgresPool): PostgresPool => ({
+      query: (text: string, values?: unknown[]) => {
+        sent.push(text);
+        return pool.query(text, values);
+      },
+      connect: () => pool.connect(),
+    });
+    await withPeer(
+      async ({ store, peer, reads, heard, listening }) => {
+        const record = await store.put(sampleRecord('T0000048'));
+        const name = refreshLockName(record.chainKey);
+        // The peer listens (it waits on another lock) and reads the record: the chain is due.
+        const keeper = await store.lock.acquire(`${name}:keeper`, { ttlMs: LONG_MS, waitMs: 0 });
+        const keeping = track(peer.lock.wait?.(`${name}:keeper`, { waitMs: LONG_MS }) ?? Promise.resolve());
+        await listening();
+        expect((await peer.get(record.chainKey))?.version).toBe(record.version);
+        // Meanwhile the holder refreshes (nobody in the peer waits on this lock): its commit frees the
+        // lock and its message reaches the peer.
+        const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+        expect((await store.get(record.chainKey))?.version).toBe(record.version);
+        const intent = { version: record.version, fingerprint: 'f'.repeat(64), startedAt: 1, deadlineAt: 2 };
+        expect(await store.recordIntent(record.chainKey, record.version, intent)).toBe(true);
+        const stored = await store.compareAndSet(record.chainKey, record.version, rotation(8), {
+          releasing: lease,
+        });
+        await until(() => heard.some((payload) => payload.startsWith(`${name}\n`)), 'the commit was sent');
+        await pause(100);
+        const before = { reads: reads(), sent: sent.length };
+        // Behind, the peer now tries the lock its read said to take: it answers "held" without asking.
+        await expect(peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
+          code: 'lock_timeout',
+        });
+        expect(sent.slice(before.sent), 'statements of the try').toEqual([]);
+        await within(
+          peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve(),
+          1_000,
+          'the wait returned',
+        );
+        expect(await peer.get(record.chainKey)).toEqual(stored);
+        expect(reads() - before.reads, 'statements that read the record').toBe(0);
+        // One such answer per read: the next try, after that re-read, asks (and the lock is free).
+        const taken = await peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+        await peer.lock.release(taken);
+        await store.lock.release(keeper);
+        await keeping.promise;
+      },
+      async () => {},
+      recordSent,
+    );
+  });
+
   test('a message heard while the key still loads waits for the key, not for a re-read', async () => {
     // The peer's key load (started as its connection starts listening) takes 500 ms: the commit's
     // message arrives first, and the woken get waits for the key rather than reading the record.

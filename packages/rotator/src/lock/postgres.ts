@@ -113,6 +113,17 @@ export interface PairedLeases {
 }
 
 /**
+ * What the PostgreSQL store tells its own lock about its reads of the records the lock guards.
+ * @internal
+ */
+export interface GuardedReads {
+  /** When this process last asked to read what lock `name` guards (`performance.now()`); once. */
+  take(name: string): number | undefined;
+  /** Whether such a read waits for its first attempt at the lock. */
+  has(name: string): boolean;
+}
+
+/**
  * The lock and its listener, for the PostgreSQL store it belongs to: the store's compare-and-set
  * notifies the lock's channel, and a waiter woken by that message re-reads the record on the
  * listening connection (`listener.takeHeard` / `listener.query`).
@@ -122,6 +133,8 @@ export function createPairedPostgresLock(
   options: PostgresLockOptions,
   /** Called each time the listening connection starts listening (the store loads its message key). */
   onListening?: () => void,
+  /** The store's reads, for an attempt that follows one (see `acquire`). */
+  reads?: GuardedReads,
 ): {
   lock: Lock;
   listener: ReleaseListener;
@@ -138,9 +151,14 @@ export function createPairedPostgresLock(
   if (pollMaxMs < pollMinMs) throw invalidArgument('pollMaxMs must be >= pollMinMs');
   const recheckMs = checkMs(options.recheckMs, 'recheckMs', 1_000);
   const { locks: table, channel } = tablesFor(options);
-  // What a commit's message carries is kept for a name this process found held: its caller is about
-  // to wait on it (`tried`, below).
-  const listener = createReleaseListener(listenPool, channel, (name) => tried.has(name), onListening);
+  // What a commit's message carries is kept for a name this process found held (its caller is about
+  // to wait on it: `tried`, below) or whose record it read and may be about to try (`reads`).
+  const listener = createReleaseListener(
+    listenPool,
+    channel,
+    (name) => tried.has(name) || reads?.has(name) === true,
+    onListening,
+  );
   const { scoped, closeScopes } = createScopes();
 
   const ttl = `$3::float8 * interval '1 millisecond'`;
@@ -256,6 +274,18 @@ export function createPairedPostgresLock(
         if (scope.aborted) throw scope.reason;
         const owner = randomUUID();
         const deadline = performance.now() + waitMs;
+        // A try that follows the caller's read of the record, after this process heard a commit or
+        // release of the name: what the caller read is out of date. It answers "held", as if it had
+        // found the holder, and the wait that follows returns at once to the caller's re-read (of
+        // the record the message carried). In a storm a process that falls behind would otherwise
+        // take the lock after the holder's commit freed it, and hold it, with its peers waiting,
+        // only to find the new pair; it sends no statement now.
+        const readAt = waitMs === 0 ? reads?.take(name) : undefined;
+        if (readAt !== undefined && listener.heardSince(name, readAt)) {
+          if (tried.size >= 10_000) tried.clear();
+          tried.set(name, { sentAt: readAt, holderRemainingMs: undefined });
+          throw lockTimeout(name, waitMs);
+        }
         // An uncontended acquire is one statement; a waiter watches for releases before looking again.
         const first = await attempt(name, owner, ttlMs);
         if (first.lease !== undefined) return first.lease;

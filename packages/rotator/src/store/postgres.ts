@@ -158,6 +158,9 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   const { pool } = options;
   const { chains: t, channel, messageKey } = tablesFor(options);
   const messages = createCommitMessages(pool, messageKey, channel);
+  // When this process last asked for each chain's record (performance.now(), by refresh lock name),
+  // until the lock's next try of that name: a commit heard since makes the try pointless.
+  const readAt = new Map<string, number>();
   const { lock, listener, leases } = createPairedPostgresLock(
     {
       pool,
@@ -171,6 +174,14 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
     },
     // A process that waits loads the key that opens commits' messages as it starts listening.
     () => messages.prepare(),
+    {
+      take(name) {
+        const at = readAt.get(name);
+        readAt.delete(name);
+        return at;
+      },
+      has: (name) => readAt.has(name),
+    },
   );
   // The store's own lock listens on `channel`: each compare-and-set notifies it with the chain's
   // refresh lock name, delivered by PostgreSQL at the commit, so waiters wake then rather than at
@@ -262,6 +273,11 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       // statement queued for the pool.
       // A commit's message that carried the new record spares even that.
       const name = refreshLockName(chainKey);
+      if (notify) {
+        if (readAt.size >= SEEN_MAX) readAt.clear();
+        readAt.delete(name);
+        readAt.set(name, performance.now());
+      }
       const heard = listener.takeHeard(name);
       // The key starts loading as the connection starts listening, so before any message is heard;
       // the first message may come while it loads: it waits for that one statement.
