@@ -584,6 +584,56 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
     });
   });
 
+  test('a peer that read the record before a commit it heard sends no try: "held" at once, the wait returns, the re-read is the record the commit pushed', async () => {
+    const prefix = randomPrefix();
+    const client = openClient();
+    const peerClient = openClient();
+    const reading = countCalls(peerClient, ['hgetall']);
+    const trying = countCalls(reading.counted, ['evalsha', 'eval']);
+    const store = createRedisStore({ client, prefix });
+    const peer = createRedisStore({ client: trying.counted, prefix });
+    try {
+      const record = await store.put(sampleRecord('T0000034'));
+      const name = refreshLockName(record.chainKey);
+      // The peer listens (it waits on another lock) and reads the record: the chain is due.
+      const keeperLease = await store.lock.acquire('refresh:keeper', { ttlMs: LONG_MS, waitMs: 0 });
+      const keeper = track(peer.lock.wait?.('refresh:keeper', { waitMs: LONG_MS }) ?? Promise.resolve());
+      await subscribed(client, prefix);
+      expect((await peer.get(record.chainKey))?.version).toBe(record.version);
+      // Meanwhile the holder refreshes (nobody in the peer waits on this lock) and releases.
+      const lease = await store.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+      const stored = await store.compareAndSet(record.chainKey, record.version, {
+        accessToken: 'xoxe.xoxb-1-behind',
+        expiresAt: 9,
+        updatedAt: 9,
+      });
+      await store.lock.release(lease);
+      await pause(100);
+      const before = { reads: reading.calls(), tries: trying.calls() };
+      // Behind, the peer now tries the lock its read said to take: it answers "held" without asking.
+      await expect(peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
+        code: 'lock_timeout',
+      });
+      expect(trying.calls() - before.tries, 'scripts sent for the try').toBe(0);
+      await within(
+        peer.lock.wait?.(name, { waitMs: LONG_MS }) ?? Promise.resolve(),
+        1_000,
+        'the wait returned',
+      );
+      expect(await peer.get(record.chainKey)).toEqual(stored);
+      expect(reading.calls() - before.reads, 'records read from Redis').toBe(0);
+      // One such answer per read: the next try, after that re-read, asks (and the lock is free).
+      const taken = await peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 });
+      await peer.lock.release(taken);
+      await store.lock.release(keeperLease);
+      await keeper.promise;
+    } finally {
+      await Promise.all([store.close(), peer.close()]);
+      await deletePrefix(client, prefix);
+      await Promise.all([client.quit(), peerClient.quit()]);
+    }
+  });
+
   test('a message whose record is unusable wakes the waiter, who then reads the record', async () => {
     await withPeer(async ({ client, prefix, store, peer, reads }) => {
       const record = await store.put(sampleRecord('T0000032'));

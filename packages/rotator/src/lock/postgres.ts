@@ -19,6 +19,7 @@ import {
   checkName,
   checkTtl,
   createScopes,
+  type GuardedReads,
   lockTimeout,
 } from './wait.js';
 
@@ -110,17 +111,6 @@ export interface PairedLeases {
   owns(lease: Lease): boolean;
   /** The store deleted `lease` with a commit: its release has nothing left to do. */
   releasedWithCommit(lease: Lease): void;
-}
-
-/**
- * What the PostgreSQL store tells its own lock about its reads of the records the lock guards.
- * @internal
- */
-export interface GuardedReads {
-  /** When this process last asked to read what lock `name` guards (`performance.now()`); once. */
-  take(name: string): number | undefined;
-  /** Whether such a read waits for its first attempt at the lock. */
-  has(name: string): boolean;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   checkName,
   checkTtl,
   createScopes,
+  type GuardedReads,
   lockTimeout,
   type Scope,
 } from './wait.js';
@@ -119,7 +120,11 @@ const PUSHED_MS = 1_000;
  * takes it (`takePushed`) instead of reading the record again.
  * @internal
  */
-export function createPairedRedisLock(options: RedisLockOptions): {
+export function createPairedRedisLock(
+  options: RedisLockOptions,
+  /** The store's reads, for a try that follows one (see `acquire`). */
+  reads?: GuardedReads,
+): {
   lock: Lock & { close(): Promise<void> };
   /**
    * The record (the hash as a JSON array of fields and values) the last commit of `name` published,
@@ -176,9 +181,10 @@ export function createPairedRedisLock(options: RedisLockOptions): {
         const name = cut < 0 ? message : message.slice(0, cut);
         const at = performance.now();
         remember(heard, name, at);
-        // Kept only for a caller of this process that waits on the name, or whose attempt found it
-        // held: every process hears every commit, and the record holds tokens.
-        if (cut >= 0 && (waiters.has(name) || tried.has(name))) {
+        // Kept only for a caller of this process that waits on the name, whose attempt found it
+        // held, or who read the record and may be about to try: every process hears every commit,
+        // and the record holds tokens.
+        if (cut >= 0 && (waiters.has(name) || tried.has(name) || reads?.has(name) === true)) {
           remember(pushed, name, { at, record: message.slice(cut + 1) });
         }
         for (const waiter of waiters.get(name) ?? []) {
@@ -269,6 +275,16 @@ export function createPairedRedisLock(options: RedisLockOptions): {
       return scoped(userSignal, async (scope) => {
         const owner = randomUUID();
         const deadline = performance.now() + waitMs;
+        // A try that follows the caller's read of the record, after this process heard a commit or
+        // release of the name: what the caller read is out of date. It answers "held" without
+        // asking, and the wait that follows returns at once to the caller's re-read (the record the
+        // commit pushed). A process behind the others would otherwise take the lock the holder's
+        // commit freed, and hold it, its peers waiting, only to find the new pair.
+        const readAt = waitMs === 0 ? reads?.take(name) : undefined;
+        if (readAt !== undefined && (heard.get(name) ?? Number.NEGATIVE_INFINITY) >= readAt) {
+          remember(tried, name, { sentAt: readAt, holderMs: undefined });
+          throw lockTimeout(name, waitMs);
+        }
         let waiter: Waiter | undefined;
         try {
           for (;;) {

@@ -164,3 +164,35 @@ export function createScopes() {
     isClosed: () => closed,
   };
 }
+
+/**
+ * What a store tells its own lock about its reads of the records the lock guards: when this
+ * process last asked to read what each lock name guards (`performance.now()`), until the lock's
+ * next try of that name. A paired lock that heard a commit or release of the name since answers
+ * that try "held" without asking (see the PostgreSQL and Redis locks' `acquire`).
+ * @internal
+ */
+export interface GuardedReads {
+  /** When this process last asked to read what lock `name` guards; once (the entry is removed). */
+  take(name: string): number | undefined;
+  /** Whether such a read waits for its first try of the lock. */
+  has(name: string): boolean;
+}
+
+/** {@link GuardedReads} kept by a store, which notes each read as it is asked for. @internal */
+export function createGuardedReads(max = 10_000): GuardedReads & { note(name: string): void } {
+  const readAt = new Map<string, number>();
+  return {
+    note(name) {
+      if (readAt.size >= max) readAt.clear();
+      readAt.delete(name);
+      readAt.set(name, performance.now());
+    },
+    take(name) {
+      const at = readAt.get(name);
+      readAt.delete(name);
+      return at;
+    },
+    has: (name) => readAt.has(name),
+  };
+}

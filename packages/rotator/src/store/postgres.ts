@@ -3,6 +3,7 @@ import { refreshLockName } from '../lock/names.js';
 import { createPairedPostgresLock, type PostgresLockOptions } from '../lock/postgres.js';
 import { LISTENER_TAG } from '../lock/postgres-listener.js';
 import type { Lock } from '../lock/types.js';
+import { createGuardedReads } from '../lock/wait.js';
 import { RECORD_COLUMNS } from './columns.js';
 import { pageOf, planList } from './list.js';
 import { createBatchedReads, createRereads } from './postgres-batches.js';
@@ -158,9 +159,9 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   const { pool } = options;
   const { chains: t, channel, messageKey } = tablesFor(options);
   const messages = createCommitMessages(pool, messageKey, channel);
-  // When this process last asked for each chain's record (performance.now(), by refresh lock name),
-  // until the lock's next try of that name: a commit heard since makes the try pointless.
-  const readAt = new Map<string, number>();
+  // When this process last asked for each chain's record, until the lock's next try of the chain:
+  // a commit heard since makes the try pointless.
+  const guarded = createGuardedReads();
   const { lock, listener, leases } = createPairedPostgresLock(
     {
       pool,
@@ -174,14 +175,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
     },
     // A process that waits loads the key that opens commits' messages as it starts listening.
     () => messages.prepare(),
-    {
-      take(name) {
-        const at = readAt.get(name);
-        readAt.delete(name);
-        return at;
-      },
-      has: (name) => readAt.has(name),
-    },
+    guarded,
   );
   // The store's own lock listens on `channel`: each compare-and-set notifies it with the chain's
   // refresh lock name, delivered by PostgreSQL at the commit, so waiters wake then rather than at
@@ -273,11 +267,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       // statement queued for the pool.
       // A commit's message that carried the new record spares even that.
       const name = refreshLockName(chainKey);
-      if (notify) {
-        if (readAt.size >= SEEN_MAX) readAt.clear();
-        readAt.delete(name);
-        readAt.set(name, performance.now());
-      }
+      if (notify) guarded.note(name);
       const heard = listener.takeHeard(name);
       // The key starts loading as the connection starts listening, so before any message is heard;
       // the first message may come while it loads: it waits for that one statement.

@@ -2,7 +2,7 @@ import { invalidArgument, StorageError } from '../errors.js';
 import { refreshLockName } from '../lock/names.js';
 import { createPairedRedisLock, redisLockChannel } from '../lock/redis.js';
 import type { Lock } from '../lock/types.js';
-import { checkClock } from '../lock/wait.js';
+import { checkClock, createGuardedReads } from '../lock/wait.js';
 import { planList } from './list.js';
 import {
   checkChainKey,
@@ -123,12 +123,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   if (typeof onIndexError !== 'function') {
     throw invalidArgument('onIndexError must be a function', 'ERR_INVALID_ARG_TYPE');
   }
-  const { lock, takePushed } = createPairedRedisLock({
-    client,
-    prefix,
-    now,
-    ...(options.lockRecheckMs === undefined ? {} : { recheckMs: options.lockRecheckMs }),
-  });
+  // When this process last asked for each chain's record, until the lock's next try of the chain:
+  // a commit heard since makes the try pointless.
+  const guarded = createGuardedReads();
+  const { lock, takePushed } = createPairedRedisLock(
+    {
+      client,
+      prefix,
+      now,
+      ...(options.lockRecheckMs === undefined ? {} : { recheckMs: options.lockRecheckMs }),
+    },
+    guarded,
+  );
   const index = createRedisIndex(client, prefix);
   // Each compare-and-set publishes on the store's lock channel: its waiters wake at the commit.
   const channel = redisLockChannel(prefix);
@@ -173,7 +179,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       checkChainKey(chainKey);
       // A waiter its lock just woke with a commit's message has the new record already: the
       // compare-and-set published it (see COMPARE_AND_SET). Anything else is read.
-      const pushed = takePushed(refreshLockName(chainKey));
+      const name = refreshLockName(chainKey);
+      guarded.note(name);
+      const pushed = takePushed(name);
       if (pushed !== undefined) {
         const record = pushedRecord(chainKey, pushed);
         if (record !== undefined) return record;
