@@ -299,7 +299,7 @@ export function printReport(
     '',
     firsts.length === 0
       ? 'The processes’ first storm (STORM_FIRST=0).'
-      : 'The processes’ second storm: each run’s processes first went through a storm of chains of their own (below), as a fleet that has been up through one 12-hour cycle has.',
+      : 'The processes’ second storm: each run’s processes first went through a storm of chains of their own (below), as a fleet that has been up through one 12-hour cycle has, then idled 6 s (the PostgreSQL lock gave its listening connection back).',
     '',
     table(stormRows(size.processes, size.chains), results),
     '',
