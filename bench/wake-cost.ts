@@ -204,17 +204,25 @@ async function run(kind: BackendKind, chains: number, burst: number) {
           const record = records[i + j];
           if (record === undefined) throw new Error('missing record');
           const at = Date.now();
-          const stored = await parent.store.compareAndSet(chainKey, record.version, {
-            accessToken: `xoxe.xoxb-new-${i + j}-${'n'.repeat(120)}`,
-            refreshToken: `xoxe-1-new-${i + j}-${'r'.repeat(120)}`,
-            expiresAt: at + 43_200_000,
-            refreshIntent: null,
-            refreshedAt: at,
-            updatedAt: at,
-          });
+          const lease = leases.get(chainKey) as Lease;
+          // As the engine commits: on PostgreSQL the commit also deletes the lease, so its one
+          // message wakes the waiters and the release below sends nothing.
+          const stored = await parent.store.compareAndSet(
+            chainKey,
+            record.version,
+            {
+              accessToken: `xoxe.xoxb-new-${i + j}-${'n'.repeat(120)}`,
+              refreshToken: `xoxe-1-new-${i + j}-${'r'.repeat(120)}`,
+              expiresAt: at + 43_200_000,
+              refreshIntent: null,
+              refreshedAt: at,
+              updatedAt: at,
+            },
+            { releasing: lease },
+          );
           if (stored === undefined) throw new Error('commit lost');
           committedAt.set(chainKey, clock());
-          await parent.lock.release(leases.get(chainKey) as Lease);
+          await parent.lock.release(lease);
         }),
       );
     }
