@@ -313,37 +313,6 @@ describe('createPostgresLock', () => {
     });
   });
 
-  test('a wait that starts while the listening connection is on its way sends no look through the pool: it looks on that connection once it listens', async () => {
-    await withLocks(async (make) => {
-      const holder = make({ pool: main });
-      const LOOK = 'SELECT extract(epoch FROM expires_at';
-      const pool = countingPool(second, LOOK);
-      // The listening connection takes 400 ms to check out, as behind a pool busy with a storm.
-      const slowListen = {
-        query: (text: string, values?: unknown[]) => second.query(text, values),
-        connect: async () => {
-          await new Promise((resolve) => setTimeout(resolve, 400));
-          return second.connect();
-        },
-      };
-      const waiter = make({ pool, listen: slowListen, pollMaxMs: 1_000, recheckMs: NEVER_MS });
-      const held = await holder.acquire(NAME, { ttlMs: NEVER_MS, waitMs: 0 });
-      await expect(waiter.acquire(NAME, { ttlMs: NEVER_MS, waitMs: 0 })).rejects.toMatchObject({
-        code: 'lock_timeout',
-      });
-      const waiting = track(waiter.wait(NAME, { waitMs: NEVER_MS }));
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      expect(pool.statements.filter((text) => text.includes(LOOK))).toEqual([]);
-      await until(async () => (await listeners(db.admin, second.applicationName)).length === 1, 'it listens');
-      // Its look on the listening connection found the lease held: it sleeps until the release.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(waiting.settled()).toBe(false);
-      await holder.release(held);
-      await within(waiting.promise, 20_000, 'the release did not wake the waiter');
-      expect(pool.statements.filter((text) => text.includes(LOOK))).toEqual([]);
-    });
-  });
-
   test('close rejects a waiter with code closed', async () => {
     await withLocks(async (make) => {
       const lock = make({ pool: main });

@@ -48,11 +48,6 @@ export interface ReleaseWatch {
 export interface ReleaseListener {
   /** True while the connection is listening: then a release wakes its waiters. */
   readonly listening: boolean;
-  /**
-   * True while a connection is on its way (checked out of the pool, or running `LISTEN`): when it
-   * is listening, or fails, every watcher wakes with `'connection'`.
-   */
-  readonly connecting: boolean;
   /** Starts watching `name`, connecting the listener if needed (in the background). */
   watch(name: string): ReleaseWatch;
   /**
@@ -275,10 +270,6 @@ export function createReleaseListener(
   return {
     get listening() {
       return state === 'ready';
-    },
-
-    get connecting() {
-      return state === 'connecting';
     },
 
     get listeningSince() {

@@ -323,12 +323,6 @@ export function createPairedPostgresLock(
           failed !== undefined && since !== undefined && since <= failed.sentAt
             ? failed.holderRemainingMs
             : undefined;
-        // The listening connection is on its way (the first wait in a while, say a storm's): its
-        // coming up wakes this waiter to look, batched with the others' looks on that connection.
-        // A look now would be one statement per waiter through the pool, every waiter of the storm
-        // at once, to learn what the attempt just said. Only briefly: a connection slow to come
-        // up does not keep waiters from looking.
-        const skipLooksUntil = failed === undefined ? 0 : performance.now() + pollMaxMs;
         let pause = pollMinMs;
         try {
           for (;;) {
@@ -337,14 +331,6 @@ export function createPairedPostgresLock(
             // The holder committed or released after this process found the lock held, before this
             // wait started watching: the caller re-reads now rather than at the next message.
             if (failed !== undefined && listener.heardSince(name, failed.sentAt)) return;
-            let skip = false;
-            if (known === undefined && failed !== undefined && listener.connecting) {
-              const at = performance.now();
-              const held = (failed.holderRemainingMs ?? pollMaxMs) - (at - failed.sentAt);
-              const until = Math.min(held, skipLooksUntil - at);
-              skip = until > 0;
-              if (skip) known = until;
-            }
             const holderMs = known ?? toNumber(await look(name));
             known = undefined;
             if (typeof holderMs !== 'number' || holderMs <= 0) return;
@@ -352,7 +338,7 @@ export function createPairedPostgresLock(
             if (remaining <= 0) throw lockTimeout(name, waitMs);
             let ms = Math.min(remaining, holderMs + EXPIRY_SLACK_MS);
             if (listener.listening) ms = Math.min(ms, recheckMs);
-            else if (!skip) {
+            else {
               ms = Math.min(ms, pause * (0.5 + Math.random() / 2));
               pause = Math.min(pause * 2, pollMaxMs);
             }
