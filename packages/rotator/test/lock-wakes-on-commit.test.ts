@@ -149,13 +149,20 @@ function countCalls(client: ReturnType<typeof openClient>, methods: string[]) {
   return { counted, calls: () => calls };
 }
 
-/** A `listen` pool over `pool` whose checked-out (listening) connections record every statement. */
-function recordingListen(pool: TestPool): { listen: PostgresPool; statements: string[] } {
+/**
+ * A `listen` pool over `pool` whose checked-out (listening) connections record every statement, and
+ * every payload they hear (recorded before the lock's own listener runs).
+ */
+function recordingListen(pool: TestPool): { listen: PostgresPool; statements: string[]; heard: string[] } {
   const statements: string[] = [];
+  const heard: string[] = [];
   const listen = {
     query: (text: string, values?: unknown[]) => pool.query(text, values),
     async connect() {
       const client = await pool.connect();
+      client.on('notification', (message: { payload?: string | undefined }) => {
+        heard.push(message.payload ?? '');
+      });
       const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
       Object.assign(client, {
         query(text: string, values?: unknown[]) {
@@ -166,7 +173,7 @@ function recordingListen(pool: TestPool): { listen: PostgresPool; statements: st
       return client;
     },
   };
-  return { listen, statements };
+  return { listen, statements, heard };
 }
 
 /** Starts a wait and reports whether it settled. */
@@ -588,6 +595,17 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
     const prefix = randomPrefix();
     const client = openClient();
     const peerClient = openClient();
+    // What the peer lock's subscriber (its client's duplicate) hears, recorded before the lock's own
+    // listener runs.
+    const peerHeard: string[] = [];
+    const duplicate = peerClient.duplicate.bind(peerClient);
+    Object.assign(peerClient, {
+      duplicate: (...args: Parameters<typeof peerClient.duplicate>) => {
+        const connection = duplicate(...args);
+        connection.on('message', (_channel: string, message: string) => peerHeard.push(message));
+        return connection;
+      },
+    });
     const reading = countCalls(peerClient, ['hgetall']);
     const trying = countCalls(reading.counted, ['evalsha', 'eval']);
     const store = createRedisStore({ client, prefix });
@@ -608,7 +626,7 @@ describe('redis: the commit pushes the new record to the waiters it wakes', () =
         updatedAt: 9,
       });
       await store.lock.release(lease);
-      await pause(100);
+      await until(() => peerHeard.includes(name), 'the peer heard the release');
       const before = { reads: reading.calls(), tries: trying.calls() };
       // Behind, the peer now tries the lock its read said to take: it answers "held" without asking.
       await expect(peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
@@ -693,6 +711,8 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
       reads: () => number;
       /** Payloads the bare listener heard. */
       heard: string[];
+      /** Payloads the peer's listening connection heard. */
+      peerHeard: string[];
       /** The peer listens (its lock waits on something). */
       listening: () => Promise<void>;
     }) => Promise<void>,
@@ -723,6 +743,7 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
         peer,
         reads: () => chainReads(counted.statements) + chainReads(recorded.statements),
         heard,
+        peerHeard: recorded.heard,
         listening: () =>
           until(
             async () => (await listeners(db.admin, listenPool.applicationName)).length > 0,
@@ -799,7 +820,7 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
       connect: () => pool.connect(),
     });
     await withPeer(
-      async ({ store, peer, reads, heard, listening }) => {
+      async ({ store, peer, reads, peerHeard, listening }) => {
         const record = await store.put(sampleRecord('T0000048'));
         const name = refreshLockName(record.chainKey);
         // The peer listens (it waits on another lock) and reads the record: the chain is due.
@@ -816,8 +837,10 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
         const stored = await store.compareAndSet(record.chainKey, record.version, rotation(8), {
           releasing: lease,
         });
-        await until(() => heard.some((payload) => payload.startsWith(`${name}\n`)), 'the commit was sent');
-        await pause(100);
+        await until(
+          () => peerHeard.some((payload) => payload.startsWith(`${name}\n`)),
+          'the peer heard the commit',
+        );
         const before = { reads: reads(), sent: sent.length };
         // Behind, the peer now tries the lock its read said to take: it answers "held" without asking.
         await expect(peer.lock.acquire(name, { ttlMs: LONG_MS, waitMs: 0 })).rejects.toMatchObject({
