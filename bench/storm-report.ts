@@ -138,6 +138,13 @@ function stormRows(processes: number, chains: number): Row[] {
     row('holder’s CAS sent → `refreshed` event, p99', '', (r) => r.analysis.casRoundTrip.p99, ms),
     row('workers’ event-loop delay during the storm, p99 (median of workers)', '', (r) => r.loopDelayP99, ms),
     row('workers’ event-loop delay, max', '', (r) => r.loopDelayMax, ms),
+    row(
+      'workers’ garbage-collection pauses during the storm, sum (median of workers)',
+      '',
+      (r) => r.gcMs,
+      ms,
+    ),
+    row('workers’ longest garbage-collection pause', '', (r) => r.gcMaxMs, ms),
     row('CPU time of the workers during the storm', '', (r) => r.workersCpuMs, cpu),
     row('CPU time of the parent (fake Slack) during the storm', '', (r) => r.parentCpuMs, cpu),
     row('run (install, storm, checks, cold reads)', '< 10 min', (r) => r.totalMs, ms),

@@ -81,6 +81,19 @@ export interface WorkerLoad {
   /** Event-loop delay p99 and max (ms): how long a ready callback (a wake-up) could wait its turn. */
   loopDelayP99: number;
   loopDelayMax: number;
+  /** Garbage collection during the storm: the pauses' sum and the longest (ms). */
+  gcMs: number;
+  gcMaxMs: number;
+  /** Each pause, for STORM_DUMP. */
+  gcPauses: GcPause[];
+}
+
+/** A garbage collection during a storm: when it started (epoch ms, the worker's clock), how long, which. */
+export interface GcPause {
+  at: number;
+  ms: number;
+  /** `perf_hooks.constants.NODE_PERFORMANCE_GC_*`: 1 scavenge, 4 mark-compact, 8 incremental marking, 16 weak callbacks. */
+  kind: number;
 }
 
 /** Parent → worker. `at` is the epoch ms at which every worker starts its calls. */

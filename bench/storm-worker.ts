@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { isRotatorError } from '../packages/rotator/src/errors.js';
 import { refreshLockName } from '../packages/rotator/src/lock/names.js';
@@ -18,6 +18,7 @@ import {
   type Acquisition,
   type ChainEntry,
   createClock,
+  type GcPause,
   type LockCall,
   type ParentMessage,
   type WorkerConfig,
@@ -149,10 +150,23 @@ async function storm(
   await startTogether();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  // Garbage collection stops the event loop too: a pause is a wake-up that waits.
+  const pauses: GcPause[] = [];
+  const toEpoch = clock() - performance.now();
+  const note = (entries: PerformanceEntry[]) => {
+    for (const entry of entries) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      pauses.push({ at: toEpoch + entry.startTime, ms: entry.duration, kind });
+    }
+  };
+  const gc = new PerformanceObserver((list) => note(list.getEntries()));
+  gc.observe({ entryTypes: ['gc'] });
   const cpu = process.cpuUsage();
   const entries = await calls();
   loop.disable();
   const used = process.cpuUsage(cpu);
+  note(gc.takeRecords());
+  gc.disconnect();
   await profiling?.();
   return {
     entries,
@@ -160,6 +174,9 @@ async function storm(
       cpuMs: (used.user + used.system) / 1000,
       loopDelayP99: loop.percentile(99) / 1e6,
       loopDelayMax: loop.max / 1e6,
+      gcMs: pauses.reduce((sum, pause) => sum + pause.ms, 0),
+      gcMaxMs: Math.max(0, ...pauses.map((pause) => pause.ms)),
+      gcPauses: pauses,
     },
   };
 }

@@ -86,6 +86,9 @@ export interface PhaseResult {
   /** Workers' event-loop delay during the storm: the median of their p99s, and the largest max (ms). */
   loopDelayP99: number;
   loopDelayMax: number;
+  /** Workers' garbage collection during the storm: the median of their pauses' sums, the longest pause (ms). */
+  gcMs: number;
+  gcMaxMs: number;
 }
 
 /** One run of one backend: the measured storm, after the processes' first one (unless STORM_FIRST=0). */
@@ -256,6 +259,8 @@ async function measurePhase(
     parentCpuMs: (parentUsed.user + parentUsed.system) / 1000,
     loopDelayP99: median(loads.map((load) => load.loopDelayP99)),
     loopDelayMax: Math.max(...loads.map((load) => load.loopDelayMax)),
+    gcMs: median(loads.map((load) => load.gcMs)),
+    gcMaxMs: Math.max(...loads.map((load) => load.gcMaxMs)),
   };
 }
 
