@@ -1,4 +1,5 @@
 /** Timing helpers for the benchmark: awaited loops, per-call latency samples, medians. */
+import { readFileSync } from 'node:fs';
 
 /** One awaited call of a workload. */
 export type Call = () => Promise<unknown>;
@@ -61,4 +62,15 @@ export function duration(ns: number): string {
   if (ns >= 1e4) return `${(ns / 1e3).toFixed(0)} µs`;
   if (ns >= 1e3) return `${(ns / 1e3).toFixed(1)} µs`;
   return `${ns.toFixed(0)} ns`;
+}
+
+/** The machine's busy CPU time (ms, all cores) so far, from /proc/stat; NaN where there is none. */
+export function machineBusyMs(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }

@@ -21,6 +21,7 @@ const fine = (x: number) =>
   Number.isNaN(x) ? '–' : x >= 10 ? `${x.toFixed(1)} ms` : `${(x * 1000).toFixed(0)} µs`;
 const times = (x: number) => (Number.isNaN(x) ? '–' : `${x.toFixed(2)}×`);
 const cpu = (x: number) => (Number.isNaN(x) ? '–' : `${(x / 1000).toFixed(1)} s`);
+const percent = (x: number) => (Number.isNaN(x) ? '–' : `${Math.round(x * 100)} %`);
 const round = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(2));
 const errorsOf = (r: RunResult) => Object.values(r.analysis.errors).reduce((sum, n) => sum + n, 0);
 const row = (label: string, target: string, value: Row['value'], format: Row['format']): Row => ({
@@ -147,6 +148,8 @@ function stormRows(processes: number, chains: number): Row[] {
     row('workers’ longest garbage-collection pause', '', (r) => r.gcMaxMs, ms),
     row('CPU time of the workers during the storm', '', (r) => r.workersCpuMs, cpu),
     row('CPU time of the parent (fake Slack) during the storm', '', (r) => r.parentCpuMs, cpu),
+    row('CPU time of the other processes (the database server, mostly)', '', (r) => r.otherCpuMs, cpu),
+    row('machine’s cores busy during the storm (every process)', '', (r) => r.machineBusy, percent),
     row('run (install, storm, checks, cold reads)', '< 10 min', (r) => r.totalMs, ms),
   ];
 }
@@ -193,7 +196,7 @@ function firstRows(processes: number, chains: number): Row[] {
       'calls served a token other than the one stored',
       'chains not refreshed by exactly one process',
     ],
-    ['woken', 'caller wait', 'storm:', 'workers’', 'CPU time', 'processes that refreshed'],
+    ['woken', 'caller wait', 'storm:', 'workers’', 'CPU time', 'machine’s', 'processes that refreshed'],
   );
 }
 

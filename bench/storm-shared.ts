@@ -86,6 +86,15 @@ export interface WorkerLoad {
   gcMaxMs: number;
   /** Each pause, for STORM_DUMP. */
   gcPauses: GcPause[];
+  /** With STORM_GAPS=1, for STORM_DUMP: when the event loop went 8 ms or more without running a timer. */
+  gaps: LoopGap[];
+}
+
+/** A stretch the worker's event loop ran no timer (epoch ms, the worker's clock), and the CPU it used meanwhile. */
+export interface LoopGap {
+  at: number;
+  ms: number;
+  cpuMs: number;
 }
 
 /** A garbage collection during a storm: when it started (epoch ms, the worker's clock), how long, which. */

@@ -20,6 +20,7 @@ import {
   createClock,
   type GcPause,
   type LockCall,
+  type LoopGap,
   type ParentMessage,
   type WorkerConfig,
   type WorkerLoad,
@@ -161,8 +162,25 @@ async function storm(
   };
   const gc = new PerformanceObserver((list) => note(list.getEntries()));
   gc.observe({ entryTypes: ['gc'] });
+  // STORM_GAPS=1: every stretch of 8 ms or more the event loop could not run a 1 ms timer, with the
+  // CPU time this process used in it (all of it: the process was busy; little: it waited for a core).
+  const gaps: LoopGap[] = [];
+  let lastTick = performance.now();
+  let lastCpu = process.cpuUsage();
+  const ticker = process.env.STORM_GAPS
+    ? setInterval(() => {
+        const at = performance.now();
+        if (at - lastTick >= 8) {
+          const used = process.cpuUsage(lastCpu);
+          gaps.push({ at: toEpoch + lastTick, ms: at - lastTick, cpuMs: (used.user + used.system) / 1000 });
+        }
+        lastTick = at;
+        lastCpu = process.cpuUsage();
+      }, 1)
+    : undefined;
   const cpu = process.cpuUsage();
   const entries = await calls();
+  clearInterval(ticker);
   loop.disable();
   const used = process.cpuUsage(cpu);
   note(gc.takeRecords());
@@ -177,6 +195,7 @@ async function storm(
       gcMs: pauses.reduce((sum, pause) => sum + pause.ms, 0),
       gcMaxMs: Math.max(0, ...pauses.map((pause) => pause.ms)),
       gcPauses: pauses,
+      gaps,
     },
   };
 }

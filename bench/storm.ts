@@ -23,6 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRotator } from '../packages/rotator/src/manager.js';
 import { createFakeSlack, type FakeSlack } from '../packages/rotator/src/testing/fake-slack.js';
+import { machineBusyMs } from './measure.js';
 import { analyze, type StormAnalysis } from './storm-analyze.js';
 import { type OpenedStore, openStore, prepareBackend } from './storm-backends.js';
 import { type ColdResult, measureCold } from './storm-cold.js';
@@ -83,6 +84,10 @@ export interface PhaseResult {
   /** CPU time of the 8 workers and of this process (the fake Slack) during the storm (ms). */
   workersCpuMs: number;
   parentCpuMs: number;
+  /** CPU time of every other process meanwhile (ms): the database server, mostly. */
+  otherCpuMs: number;
+  /** How busy the machine's cores were from 'go' until the last worker reported (0–1, every process). */
+  machineBusy: number;
   /** Workers' event-loop delay during the storm: the median of their p99s, and the largest max (ms). */
   loopDelayP99: number;
   loopDelayMax: number;
@@ -200,14 +205,22 @@ async function measurePhase(
   const go: ParentMessage = { type: 'go', at: goAt };
   for (const worker of workers) worker.child.send(go);
   const parentCpu = process.cpuUsage();
+  // The machine's busy time from 'go' on (the workers spin for the last few ms before it).
+  let machineBefore = machineBusyMs();
+  setTimeout(() => {
+    machineBefore = machineBusyMs();
+  }, goAt - clock());
   const finished = await timeout(
     Promise.all(workers.map((w) => w.result())),
     RUN_TIMEOUT_MS,
     `${kind} storm`,
   );
   const parentUsed = process.cpuUsage(parentCpu);
+  const machineUsedMs = machineBusyMs() - machineBefore;
+  const wallMs = clock() - goAt;
   const results = finished.map((f) => f.entries);
   const loads = finished.map((f) => f.load);
+  const workersCpuMs = loads.reduce((sum, load) => sum + load.cpuMs, 0);
   finished.forEach((f, w) => {
     for (const warning of new Set(f.warnings)) {
       warned.set(warning, (warned.get(warning) ?? new Set()).add(`${label} w${w}`));
@@ -255,8 +268,11 @@ async function measurePhase(
     lockouts,
     storedMismatch,
     analysis,
-    workersCpuMs: loads.reduce((sum, load) => sum + load.cpuMs, 0),
+    workersCpuMs,
     parentCpuMs: (parentUsed.user + parentUsed.system) / 1000,
+    // The machine's busy time less the workers' and this process's: the database server, mostly.
+    otherCpuMs: machineUsedMs - workersCpuMs - (parentUsed.user + parentUsed.system) / 1000,
+    machineBusy: machineUsedMs / (wallMs * availableParallelism()),
     loopDelayP99: median(loads.map((load) => load.loopDelayP99)),
     loopDelayMax: Math.max(...loads.map((load) => load.loopDelayMax)),
     gcMs: median(loads.map((load) => load.gcMs)),
