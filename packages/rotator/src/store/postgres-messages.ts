@@ -111,8 +111,10 @@ export function createCommitMessages(pool: PostgresPool, table: string, channel:
         const decipher = createDecipheriv('aes-256-gcm', key.key, bytes.subarray(0, IV_BYTES));
         decipher.setAAD(associated(name));
         decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-        const text = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
-        return JSON.parse(text.toString('utf8'));
+        // Decoded as it is deciphered: no buffer of the plain text to join and decode again.
+        const text =
+          decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES), undefined, 'utf8') + decipher.final('utf8');
+        return JSON.parse(text);
       } catch {
         return undefined;
       }
