@@ -6,7 +6,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Lock } from '../packages/rotator/src/lock/types.js';
-import { createPostgresStore, migrate } from '../packages/rotator/src/postgres.js';
+import {
+  createPostgresStore,
+  migrate,
+  type PostgresPool,
+  type PostgresQueryConfig,
+} from '../packages/rotator/src/postgres.js';
 import { createRedisStore } from '../packages/rotator/src/redis.js';
 import { COMPARE_AND_SET } from '../packages/rotator/src/store/redis-scripts.js';
 import type { TokenStore } from '../packages/rotator/src/store/types.js';
@@ -151,51 +156,60 @@ export async function openStore(
       max: options.poolMax,
     });
     pool.on('error', () => {});
-    const watched = {
-      query(text: string, values?: unknown[]) {
-        const name = values?.[0];
-        if (onCommit !== undefined && PG_CAS.test(text)) {
-          // The server's clock in the statement's answer: the commit follows it at once.
-          const timed = text.replace(
-            'RETURNING *',
-            `RETURNING *, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ${PG_COMMIT_COLUMN}`,
-          );
-          return pool.query(timed, values).then((result) => {
-            const row = result.rows[0];
-            if (row !== undefined && typeof row.chain_key === 'string') {
-              onCommit(row.chain_key, Number(row[PG_COMMIT_COLUMN]));
-            }
-            return result;
-          });
-        }
-        // Lock attempts go out batched: one statement's names ($1) each count as a call about its lock.
-        const names = (Array.isArray(name) ? name : [name]).filter(
-          (n): n is string => typeof n === 'string' && n.startsWith('refresh:'),
+    // The store's statements come as SQL and values, or named (prepared, the default).
+    const send = (text: string, values: unknown[] | undefined, statement: string | undefined) =>
+      statement === undefined
+        ? pool.query(text, values)
+        : pool.query(values === undefined ? { name: statement, text } : { name: statement, text, values });
+    const query = (textOrConfig: string | PostgresQueryConfig, maybeValues?: unknown[]) => {
+      const named = typeof textOrConfig === 'string' ? undefined : textOrConfig;
+      const text = named?.text ?? (textOrConfig as string);
+      const values = named === undefined ? maybeValues : named.values;
+      const name = values?.[0];
+      if (onCommit !== undefined && PG_CAS.test(text)) {
+        // The server's clock in the statement's answer: the commit follows it at once.
+        const timed = text.replace(
+          'RETURNING *',
+          `RETURNING *, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ${PG_COMMIT_COLUMN}`,
         );
-        if (names.length === 0) return pool.query(text, values);
-        const answered = names.map((n) => heard(n));
-        return pool.query(text, values).finally(() => {
-          for (const answer of answered) answer();
+        return send(timed, values, named?.name).then((result) => {
+          const row = result.rows[0];
+          if (row !== undefined && typeof row.chain_key === 'string') {
+            onCommit(row.chain_key, Number(row[PG_COMMIT_COLUMN]));
+          }
+          return result;
         });
-      },
-      connect: () => pool.connect(),
+      }
+      // Lock attempts go out batched: one statement's names ($1) each count as a call about its lock.
+      const names = (Array.isArray(name) ? name : [name]).filter(
+        (n): n is string => typeof n === 'string' && n.startsWith('refresh:'),
+      );
+      if (names.length === 0) return send(text, values, named?.name);
+      const answered = names.map((n) => heard(n));
+      return send(text, values, named?.name).finally(() => {
+        for (const answer of answered) answer();
+      });
     };
+    const watched = { query: query as PostgresPool['query'], connect: () => pool.connect() };
     const store = createPostgresStore({ pool: watched, lockRecheckMs: options.lockRecheckMs });
     const sql = 'SELECT * FROM "slack_rotator_chains" WHERE chain_key = $1';
     return {
       store,
       lock: store.lock,
-      bareRead: (chainKey) => pool.query(sql, [chainKey]),
+      // Named, like the store's own statements: the cheapest way to ask for the row.
+      bareRead: (chainKey) => pool.query({ name: 'storm_bare_read', text: sql, values: [chainKey] }),
       async warm() {
         await Promise.all(Array.from({ length: options.poolMax }, () => pool.query('SELECT 1')));
       },
       counted() {
         let sent = 0;
         const counting = {
-          query(text: string, values?: unknown[]) {
+          query: ((textOrConfig: string | PostgresQueryConfig, values?: unknown[]) => {
             sent++;
-            return pool.query(text, values);
-          },
+            return typeof textOrConfig === 'string'
+              ? pool.query(textOrConfig, values)
+              : pool.query(textOrConfig);
+          }) as PostgresPool['query'],
           connect: () => pool.connect(),
         };
         return { store: createPostgresStore({ pool: counting, listen: false }), sent: () => sent };

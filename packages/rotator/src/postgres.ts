@@ -22,6 +22,8 @@ export type {
   PostgresLocation,
   PostgresNotification,
   PostgresPool,
+  PostgresPrepareOption,
+  PostgresQueryConfig,
   PostgresQueryResult,
 } from './store/postgres-pool.js';
 export type { MigrateOptions } from './store/postgres-schema.js';

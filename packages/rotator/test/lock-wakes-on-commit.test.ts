@@ -17,6 +17,7 @@ import {
   type TestPool,
   until,
   within,
+  wrapPool,
 } from './helpers/postgres.js';
 import { deletePrefix, openClient, randomPrefix } from './helpers/redis.js';
 import { harness } from './helpers/setup.js';
@@ -157,7 +158,7 @@ function recordingListen(pool: TestPool): { listen: PostgresPool; statements: st
   const statements: string[] = [];
   const heard: string[] = [];
   const listen = {
-    query: (text: string, values?: unknown[]) => pool.query(text, values),
+    ...wrapPool(pool, (_, send) => send()),
     async connect() {
       const client = await pool.connect();
       client.on('notification', (message: { payload?: string | undefined }) => {
@@ -349,7 +350,7 @@ describe('postgres: what the woken waiter and the holder send', () => {
     const listenPool = db.pool({ label: 'listen' });
     let overlaps = 0;
     const watched = {
-      query: (text: string, values?: unknown[]) => listenPool.query(text, values),
+      ...wrapPool(listenPool, (_, send) => send()),
       async connect() {
         const client = await listenPool.connect();
         const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
@@ -812,13 +813,11 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
 
   test('a peer that read the record before a commit it heard sends no try: "held" at once, the wait returns, the re-read is the record the message carried', async () => {
     const sent: string[] = [];
-    const recordSent = (pool: PostgresPool): PostgresPool => ({
-      query: (text: string, values?: unknown[]) => {
+    const recordSent = (pool: PostgresPool): PostgresPool =>
+      wrapPool(pool, ({ text }, send) => {
         sent.push(text);
-        return pool.query(text, values);
-      },
-      connect: () => pool.connect(),
-    });
+        return send();
+      });
     await withPeer(
       async ({ store, peer, reads, peerHeard, listening }) => {
         const record = await store.put(sampleRecord('T0000048'));
@@ -868,13 +867,11 @@ describe('postgres: the commit carries the new record, sealed, to the waiters it
   test('a message heard while the key still loads waits for the key, not for a re-read', async () => {
     // The peer's key load (started as its connection starts listening) takes 500 ms: the commit's
     // message arrives first, and the woken get waits for the key rather than reading the record.
-    const slowKey = (pool: PostgresPool): PostgresPool => ({
-      async query(text: string, values?: unknown[]) {
+    const slowKey = (pool: PostgresPool): PostgresPool =>
+      wrapPool(pool, async ({ text }, send) => {
         if (text.includes('message_key')) await new Promise((resolve) => setTimeout(resolve, 500));
-        return pool.query(text, values);
-      },
-      connect: () => pool.connect(),
-    });
+        return send();
+      });
     await withPeer(
       async ({ store, peer, reads, listening }) => {
         const record = await store.put(sampleRecord('T0000046'));

@@ -5,12 +5,11 @@ import {
   migrate,
   type PostgresClient,
   type PostgresPool,
-  type PostgresQueryResult,
   SCHEMA_VERSION,
 } from '../src/postgres.js';
 import { BASE_AT, sampleRecord } from '../src/testing/store-fixtures.js';
 import { describeTokenStore } from '../src/testing/store-suite.js';
-import { createTestDatabase, type TestDatabase, type TestPool } from './helpers/postgres.js';
+import { createTestDatabase, type TestDatabase, type TestPool, wrapPool } from './helpers/postgres.js';
 import { assertNoTokens } from './helpers/setup.js';
 
 let db: TestDatabase;
@@ -62,14 +61,11 @@ describeTokenStore(
 /** A pool that records the SQL and values of every query it runs. */
 function recording(pool: PostgresPool): PostgresPool & { queries: { text: string; values: unknown[] }[] } {
   const queries: { text: string; values: unknown[] }[] = [];
-  return {
-    queries,
-    query(text: string, values: unknown[] = []): Promise<PostgresQueryResult> {
-      queries.push({ text, values });
-      return pool.query(text, values);
-    },
-    connect: () => pool.connect(),
-  };
+  const wrapped = wrapPool(pool, ({ text, values }, send) => {
+    queries.push({ text, values: values ?? [] });
+    return send();
+  });
+  return { ...wrapped, queries };
 }
 
 describe('createPostgresStore and migrate', () => {
@@ -245,13 +241,11 @@ describe('createPostgresStore and migrate', () => {
       const writer = createPostgresStore({ pool: main, schema });
       const records = await Promise.all(['T0000101', 'T0000102'].map((id) => writer.put(sampleRecord(id))));
       let failing = true;
-      const flaky: PostgresPool = {
-        query: (text: string, values?: unknown[]) =>
-          failing
-            ? Promise.reject(Object.assign(new Error('terminating connection'), { code: '57P01' }))
-            : main.query(text, values),
-        connect: () => main.connect(),
-      };
+      const flaky = wrapPool(main, (_, send) =>
+        failing
+          ? Promise.reject(Object.assign(new Error('terminating connection'), { code: '57P01' }))
+          : send(),
+      );
       const store = createPostgresStore({ pool: flaky, schema });
       const results = await Promise.allSettled(records.map((record) => store.get(record.chainKey)));
       results.forEach((result, i) => {

@@ -3,9 +3,12 @@ import { invalidArgument } from '../errors.js';
 import { createBatchedReads, createRereads } from '../store/postgres-batches.js';
 import {
   checkPool,
+  checkPrepare,
   type PostgresLocation,
   type PostgresPool,
+  type PostgresPrepareOption,
   postgresFailed,
+  preparing,
   run,
   tablesFor,
   toNumber,
@@ -24,7 +27,7 @@ import {
 } from './wait.js';
 
 /** Options of {@link createPostgresLock}. */
-export interface PostgresLockOptions extends PostgresLocation {
+export interface PostgresLockOptions extends PostgresLocation, PostgresPrepareOption {
   /** Your `pg.Pool`: each acquire, renew and release is one short statement on it. */
   pool: PostgresPool;
   /**
@@ -133,7 +136,7 @@ export function createPairedPostgresLock(
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
-  const pool = checkPool(options.pool);
+  const pool = preparing(checkPool(options.pool), checkPrepare(options.prepare));
   const listenPool = options.listen === false ? undefined : checkPool(options.listen ?? pool, 'listen');
   const now = checkClock(options.now);
   const pollMinMs = checkMs(options.pollMinMs, 'pollMinMs', 10);

@@ -9,9 +9,13 @@ import { pageOf, planList } from './list.js';
 import { createBatchedReads, createRereads } from './postgres-batches.js';
 import { createCommitMessages } from './postgres-messages.js';
 import {
+  checkPool,
+  checkPrepare,
   type PostgresLocation,
   type PostgresPool,
+  type PostgresPrepareOption,
   postgresFailed,
+  preparing,
   run,
   tablesFor,
   toNumber,
@@ -38,7 +42,7 @@ import type {
 } from './types.js';
 
 /** Options of {@link createPostgresStore}. */
-export interface PostgresStoreOptions extends PostgresLocation {
+export interface PostgresStoreOptions extends PostgresLocation, PostgresPrepareOption {
   /** Your `pg.Pool` (node-postgres 8). Direct, or through PgBouncer in transaction pooling mode. */
   pool: PostgresPool;
   /** The clock of the store's lock, used only for the holder's estimate of a lease's end. Default `Date.now`. */
@@ -156,7 +160,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
-  const { pool } = options;
+  const pool = preparing(checkPool(options.pool), checkPrepare(options.prepare));
   const { chains: t, channel, messageKey } = tablesFor(options);
   const messages = createCommitMessages(pool, messageKey, channel);
   // When this process last asked for each chain's record, until the lock's next try of the chain:
@@ -165,6 +169,8 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   const { lock, listener, leases } = createPairedPostgresLock(
     {
       pool,
+      // The store's statements and its lock's share the names given above.
+      prepare: false,
       ...(options.schema === undefined ? {} : { schema: options.schema }),
       ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
       ...(options.now === undefined ? {} : { now: options.now }),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { LISTENER_TAG } from '../../src/lock/postgres-listener.js';
-import type { PostgresPool } from '../../src/postgres.js';
+import type { PostgresPool, PostgresQueryConfig, PostgresQueryResult } from '../../src/postgres.js';
 
 /** The shared servers (see scripts/services.sh). */
 export const POSTGRES_PORT = 5432;
@@ -142,6 +142,33 @@ export async function terminate(admin: pg.Pool, applicationName: string): Promis
   return (rows[0] as { n: number }).n;
 }
 
+/** A statement as a pool is asked for it: its SQL and values, and its name when it is a prepared one. */
+export interface SentQuery {
+  text: string;
+  values: unknown[] | undefined;
+  name: string | undefined;
+}
+
+/**
+ * A pool over `pool` whose every statement (SQL and values, or a named statement) goes through
+ * `around`, which sends it with `send()`.
+ */
+export function wrapPool(
+  pool: PostgresPool,
+  around: (query: SentQuery, send: () => Promise<PostgresQueryResult>) => Promise<PostgresQueryResult>,
+): PostgresPool {
+  const query = (textOrConfig: string | PostgresQueryConfig, values?: unknown[]) => {
+    const sent =
+      typeof textOrConfig === 'string'
+        ? { text: textOrConfig, values, name: undefined }
+        : { text: textOrConfig.text, values: textOrConfig.values, name: textOrConfig.name };
+    return around(sent, () =>
+      typeof textOrConfig === 'string' ? pool.query(textOrConfig, values) : pool.query(textOrConfig),
+    );
+  };
+  return { query: query as PostgresPool['query'], connect: () => pool.connect() };
+}
+
 /** A pool that counts the completed statements whose SQL contains `marker`, and records every statement. */
 export function countingPool(
   pool: pg.Pool,
@@ -149,17 +176,13 @@ export function countingPool(
 ): PostgresPool & { completed(): number; statements: string[] } {
   let completed = 0;
   const statements: string[] = [];
-  return {
-    statements,
-    completed: () => completed,
-    async query(text: string, values?: unknown[]) {
-      statements.push(text);
-      const result = await pool.query(text, values);
-      if (text.includes(marker)) completed += 1;
-      return result;
-    },
-    connect: () => pool.connect(),
-  };
+  const wrapped = wrapPool(pool as PostgresPool, async ({ text }, send) => {
+    statements.push(text);
+    const result = await send();
+    if (text.includes(marker)) completed += 1;
+    return result;
+  });
+  return { ...wrapped, statements, completed: () => completed };
 }
 
 /** Resolves once `condition()` holds, checking every 10 ms; fails after `timeoutMs` saying `what`. */

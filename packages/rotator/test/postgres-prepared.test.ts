@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createPostgresLock, createPostgresStore, migrate, type PostgresPool } from '../src/postgres.js';
+import { BASE_AT, sampleRecord } from '../src/testing/store-fixtures.js';
+import {
+  assertPgBouncer,
+  createTestDatabase,
+  PGBOUNCER_PORT,
+  type SentQuery,
+  type TestDatabase,
+  type TestPool,
+  wrapPool,
+} from './helpers/postgres.js';
+
+// The adapters' statements go out named (prepared once per connection) unless `prepare: false`;
+// what a named statement can run into: a migration that changes `SELECT *`'s columns, and PgBouncer
+// in transaction pooling mode moving a connection to a server that never saw the name.
+let db: TestDatabase;
+
+beforeAll(async () => {
+  await assertPgBouncer();
+  db = await createTestDatabase('prepared');
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+/** `pool`, recording each statement as it was asked for. */
+function recorded(pool: PostgresPool): { pool: PostgresPool; sent: SentQuery[] } {
+  const sent: SentQuery[] = [];
+  return {
+    sent,
+    pool: wrapPool(pool, (query, send) => {
+      sent.push(query);
+      return send();
+    }),
+  };
+}
+
+/** The statements prepared on the one connection of `pool` (max 1), with how often each ran. */
+async function prepared(pool: TestPool): Promise<{ name: string; statement: string; runs: number }[]> {
+  const { rows } = await pool.query(
+    `SELECT name, statement, (generic_plans + custom_plans)::int AS runs FROM pg_prepared_statements
+      WHERE name LIKE 'sr\\_%' ORDER BY name`,
+  );
+  return rows as { name: string; statement: string; runs: number }[];
+}
+
+describe('named statements (prepare)', () => {
+  test('by default each statement is prepared once per connection and run by name after that', async () => {
+    const schema = db.schema();
+    const pool = db.pool({ label: 'one', max: 1 });
+    await migrate(pool, { schema });
+    try {
+      const { pool: watched, sent } = recorded(pool);
+      const store = createPostgresStore({ pool: watched, schema, listen: false });
+      const record = await store.put(sampleRecord('T0000001'));
+      for (let i = 0; i < 3; i++) expect((await store.get(record.chainKey))?.version).toBe(1);
+      const lease = await store.lock.acquire('refresh:one', { ttlMs: 10_000, waitMs: 0 });
+      await store.lock.release(lease);
+
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.filter((query) => query.name === undefined)).toEqual([]);
+      const statements = await prepared(pool);
+      const reads = statements.filter((s) => s.statement.includes('WHERE chain_key = ANY'));
+      expect(
+        reads.map((s) => s.runs),
+        'one read statement, run three times',
+      ).toEqual([3]);
+      // The store and its lock share one set of names: no text was prepared twice.
+      expect(new Set(statements.map((s) => s.statement)).size).toBe(statements.length);
+      await store.close();
+    } finally {
+      await db.dropSchema(schema);
+    }
+  });
+
+  test('prepare: false sends every statement as text, and prepares nothing', async () => {
+    const schema = db.schema();
+    const pool = db.pool({ label: 'plain', max: 1 });
+    await migrate(pool, { schema });
+    try {
+      const { pool: watched, sent } = recorded(pool);
+      const store = createPostgresStore({ pool: watched, schema, listen: false, prepare: false });
+      const record = await store.put(sampleRecord('T0000002'));
+      await store.get(record.chainKey);
+      const lock = createPostgresLock({ pool: watched, schema, listen: false, prepare: false });
+      await lock.release(await lock.acquire('refresh:two', { ttlMs: 10_000, waitMs: 0 }));
+
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.filter((query) => query.name !== undefined)).toEqual([]);
+      expect(await prepared(pool)).toEqual([]);
+      await store.close();
+      await lock.close?.();
+    } finally {
+      await db.dropSchema(schema);
+    }
+  });
+
+  test('a column added since a statement was prepared: the next call prepares it again and works', async () => {
+    const schema = db.schema();
+    const pool = db.pool({ label: 'altered', max: 1 });
+    await migrate(pool, { schema });
+    try {
+      const store = createPostgresStore({ pool, schema, listen: false });
+      const record = await store.put(sampleRecord('T0000003'));
+      expect((await store.get(record.chainKey))?.version).toBe(1);
+      // A later migration adds a column: `SELECT *` of the prepared read now has another result
+      // type, which PostgreSQL refuses to run ("cached plan must not change result type").
+      await db.admin.query(`ALTER TABLE "${schema}".slack_rotator_chains ADD COLUMN later_field integer`);
+
+      const again = await store.get(record.chainKey);
+      expect(again?.chainKey).toBe(record.chainKey);
+      const next = await store.compareAndSet(record.chainKey, 1, { accessToken: 'xoxe.xoxb-next', updatedAt: BASE_AT + 1_000 });
+      expect(next?.version).toBe(2);
+      await store.close();
+    } finally {
+      await db.dropSchema(schema);
+    }
+  });
+
+  test('through PgBouncer (transaction pooling), a name missing on the next server turns names off; nothing fails', async () => {
+    const schema = db.schema();
+    // One client connection through PgBouncer: each statement may run on another server connection.
+    const bouncer = db.pool({ label: 'bouncer_one', port: PGBOUNCER_PORT, max: 1 });
+    const blocker = db.pool({ label: 'bouncer_blocker', port: PGBOUNCER_PORT, max: 4 });
+    await migrate(bouncer, { schema });
+    try {
+      const { pool: watched, sent } = recorded(bouncer);
+      const store = createPostgresStore({ pool: watched, schema, listen: false });
+      const record = await store.put(sampleRecord('T0000004'));
+      expect((await store.get(record.chainKey))?.version).toBe(1);
+      // PgBouncer hands out the server connection used last first: held by others meanwhile, the
+      // store's next statements run on servers that never prepared its names.
+      const held = Promise.all(Array.from({ length: 4 }, () => blocker.query('SELECT pg_sleep(0.5)')));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let i = 0; i < 3; i++) expect((await store.get(record.chainKey))?.version).toBe(1);
+      const next = await store.compareAndSet(record.chainKey, 1, { accessToken: 'xoxe.xoxb-next', updatedAt: BASE_AT + 1_000 });
+      expect(next?.version).toBe(2);
+      await held;
+
+      const reads = sent.filter((query) => query.text.includes('WHERE chain_key = ANY'));
+      expect(reads[0]?.name, 'the first read went named').toBeDefined();
+      const firstPlain = sent.findIndex((query) => query.name === undefined);
+      expect(firstPlain, 'a statement went again without a name').toBeGreaterThan(0);
+      expect(sent[firstPlain - 1]?.text, 'the same statement, first named').toBe(sent[firstPlain]?.text);
+      expect(
+        sent.slice(firstPlain).filter((query) => query.name !== undefined),
+        'names are off from then on',
+      ).toEqual([]);
+      await store.close();
+    } finally {
+      await db.dropSchema(schema);
+    }
+  });
+});
