@@ -191,7 +191,12 @@ export async function openStore(
       });
     };
     const watched = { query: query as PostgresPool['query'], connect: () => pool.connect() };
-    const store = createPostgresStore({ pool: watched, lockRecheckMs: options.lockRecheckMs });
+    const store = createPostgresStore({
+      pool: watched,
+      lockRecheckMs: options.lockRecheckMs,
+      // STORM_PREPARE=0: statements as text, unnamed (the default before named statements).
+      prepare: process.env.STORM_PREPARE !== '0',
+    });
     const sql = 'SELECT * FROM "slack_rotator_chains" WHERE chain_key = $1';
     return {
       store,
