@@ -136,8 +136,11 @@ export function createPairedPostgresLock(
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
-  const pool = preparing(checkPool(options.pool), checkPrepare(options.prepare));
-  const listenPool = options.listen === false ? undefined : checkPool(options.listen ?? pool, 'listen');
+  const raw = checkPool(options.pool);
+  // Named (see `prepare`): renew, release and a look, each by the lease's primary key. Attempts go
+  // as text: batched through `unnest`, their plan made once while the table was small would scan it.
+  const pool = preparing(raw, checkPrepare(options.prepare));
+  const listenPool = options.listen === false ? undefined : checkPool(options.listen ?? raw, 'listen');
   const now = checkClock(options.now);
   const pollMinMs = checkMs(options.pollMinMs, 'pollMinMs', 10);
   const pollMaxMs = checkMs(options.pollMaxMs, 'pollMaxMs', 250);
@@ -225,7 +228,7 @@ export function createPairedPostgresLock(
   const attempts = createBatchedReads(
     (owners) => {
       const wanted = owners.map((owner) => asked.get(owner) as { name: string; ttlMs: number });
-      return pool.query(acquireSql, [wanted.map((w) => w.name), owners, wanted.map((w) => w.ttlMs)]);
+      return raw.query(acquireSql, [wanted.map((w) => w.name), owners, wanted.map((w) => w.ttlMs)]);
     },
     { concurrency: ATTEMPT_STATEMENTS, maxBatch: ATTEMPT_BATCH, keyOf: (row) => row.owner },
   );

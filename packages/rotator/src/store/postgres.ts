@@ -160,7 +160,11 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
-  const pool = preparing(checkPool(options.pool), checkPrepare(options.prepare));
+  const raw = checkPool(options.pool);
+  // Named (see `prepare`): the statements whose every plan is a lookup by primary key. A batch's
+  // `= ANY($1)`, a listing and a delete by installation go as text: planned once for every later
+  // call, while the table was still small (a new table, an import), such a plan scans the table.
+  const pool = preparing(raw, checkPrepare(options.prepare));
   const { chains: t, channel, messageKey } = tablesFor(options);
   const messages = createCommitMessages(pool, messageKey, channel);
   // When this process last asked for each chain's record, until the lock's next try of the chain:
@@ -168,9 +172,8 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   const guarded = createGuardedReads();
   const { lock, listener, leases } = createPairedPostgresLock(
     {
-      pool,
-      // The store's statements and its lock's share the names given above.
-      prepare: false,
+      pool: raw,
+      ...(options.prepare === undefined ? {} : { prepare: options.prepare }),
       ...(options.schema === undefined ? {} : { schema: options.schema }),
       ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
       ...(options.now === undefined ? {} : { now: options.now }),
@@ -238,7 +241,10 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   // Reads through the pool: a lone one is one statement; in a burst (every installation due at
   // once) the reads asked for while READ_STATEMENTS are running go out together in the next one.
   const reads = createBatchedReads(
-    (chainKeys) => pool.query(`SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
+    (chainKeys) =>
+      chainKeys.length === 1
+        ? pool.query(`SELECT * FROM ${t} WHERE chain_key = $1`, chainKeys)
+        : raw.query(`SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
     { concurrency: READ_STATEMENTS, maxBatch: READ_BATCH },
   );
   // Woken waiters' re-reads are gathered for a millisecond: commits wake a process's callers one
@@ -390,7 +396,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       const limit = `$${params.push(plan.limit + 1)}`;
       const sql = `SELECT * FROM ${t}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`}
         ORDER BY ${plan.byExpiry ? 'expires_at, chain_key' : 'chain_key'} LIMIT ${limit}`;
-      const { rows } = await run(pool, 'list', sql, params);
+      const { rows } = await run(raw, 'list', sql, params);
       return pageOf(rows.map(toRecord), plan);
     },
 
@@ -408,7 +414,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
               [target.chainKey],
               target.chainKey,
             )
-          : await run(pool, 'delete', `DELETE FROM ${t} WHERE client_id = $1 AND installation_id = $2`, [
+          : await run(raw, 'delete', `DELETE FROM ${t} WHERE client_id = $1 AND installation_id = $2`, [
               target.clientId,
               target.installationId,
             ]);
