@@ -3,12 +3,9 @@ import { invalidArgument } from '../errors.js';
 import { createBatchedReads, createRereads } from '../store/postgres-batches.js';
 import {
   checkPool,
-  checkPrepare,
   type PostgresLocation,
   type PostgresPool,
-  type PostgresPrepareOption,
   postgresFailed,
-  preparing,
   run,
   tablesFor,
   toNumber,
@@ -27,7 +24,7 @@ import {
 } from './wait.js';
 
 /** Options of {@link createPostgresLock}. */
-export interface PostgresLockOptions extends PostgresLocation, PostgresPrepareOption {
+export interface PostgresLockOptions extends PostgresLocation {
   /** Your `pg.Pool`: each acquire, renew and release is one short statement on it. */
   pool: PostgresPool;
   /**
@@ -136,11 +133,8 @@ export function createPairedPostgresLock(
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
-  const raw = checkPool(options.pool);
-  // Named (see `prepare`): renew, release and a look, each by the lease's primary key. Attempts go
-  // as text: batched through `unnest`, their plan made once while the table was small would scan it.
-  const pool = preparing(raw, checkPrepare(options.prepare));
-  const listenPool = options.listen === false ? undefined : checkPool(options.listen ?? raw, 'listen');
+  const pool = checkPool(options.pool);
+  const listenPool = options.listen === false ? undefined : checkPool(options.listen ?? pool, 'listen');
   const now = checkClock(options.now);
   const pollMinMs = checkMs(options.pollMinMs, 'pollMinMs', 10);
   const pollMaxMs = checkMs(options.pollMaxMs, 'pollMaxMs', 250);
@@ -228,7 +222,7 @@ export function createPairedPostgresLock(
   const attempts = createBatchedReads(
     (owners) => {
       const wanted = owners.map((owner) => asked.get(owner) as { name: string; ttlMs: number });
-      return raw.query(acquireSql, [wanted.map((w) => w.name), owners, wanted.map((w) => w.ttlMs)]);
+      return pool.query(acquireSql, [wanted.map((w) => w.name), owners, wanted.map((w) => w.ttlMs)]);
     },
     { concurrency: ATTEMPT_STATEMENTS, maxBatch: ATTEMPT_BATCH, keyOf: (row) => row.owner },
   );

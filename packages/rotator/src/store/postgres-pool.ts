@@ -51,17 +51,16 @@ export interface PostgresQueryConfig {
 /** The option `prepare` of the PostgreSQL adapters. */
 export interface PostgresPrepareOption {
   /**
-   * Send the adapters' lookups by primary key (a lone read, put, compare-and-set, the intent, the
-   * lock's renew, release and look) as named prepared statements, so that each pooled connection
-   * parses and plans them once rather than at every call. Batches, listings and the lock's attempts
-   * always go as text (a plan kept from when the table was small would scan it). Default `true`.
-   * Measured in the storm benchmark: PostgreSQL's own CPU time in a storm down by STORM_GAIN
+   * Send the store's lone read (`SELECT * … WHERE chain_key = $1`, what every cache miss sends) as a
+   * named prepared statement, so that each pooled connection parses it once and, after five runs,
+   * plans it once. Writes, batches and listings always go as text. Default `true`. Measured in the
+   * storm benchmark: a cold `getToken` 1.17× a bare read of the row, against 1.35× as text
    * (docs/BENCHMARKS.md).
    *
    * Behind PgBouncer in transaction pooling mode before 1.21 (or with `max_prepared_statements`
    * 0), a statement prepared on one server connection is missing on the next: the first such error
-   * turns names off for this store or lock and runs the statement again as text (nothing ran the
-   * first time). Pass `false` there to skip that one error.
+   * turns names off for this store and runs the statement again as text (nothing ran the first
+   * time). Pass `false` there to skip that one error.
    */
   prepare?: boolean;
 }

@@ -160,11 +160,13 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
-  const raw = checkPool(options.pool);
-  // Named (see `prepare`): the statements whose every plan is a lookup by primary key. A batch's
-  // `= ANY($1)`, a listing and a delete by installation go as text: planned once for every later
-  // call, while the table was still small (a new table, an import), such a plan scans the table.
-  const pool = preparing(raw, checkPrepare(options.prepare));
+  const pool = checkPool(options.pool);
+  // A lone read, the statement every cache miss sends, goes named (see `prepare`): a lookup by
+  // primary key, whatever the table's size when PostgreSQL settles on its plan. Everything else goes
+  // as text. A batch's `= ANY($1)`, planned once while the table was small (a new table, an import),
+  // would scan it for good. Writes come once per rotation: named, they cut PostgreSQL's CPU in a
+  // storm by a fifth, but the storm's wake-ups did not improve (docs/BENCHMARKS.md).
+  const named = preparing(pool, checkPrepare(options.prepare));
   const { chains: t, channel, messageKey } = tablesFor(options);
   const messages = createCommitMessages(pool, messageKey, channel);
   // When this process last asked for each chain's record, until the lock's next try of the chain:
@@ -172,8 +174,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   const guarded = createGuardedReads();
   const { lock, listener, leases } = createPairedPostgresLock(
     {
-      pool: raw,
-      ...(options.prepare === undefined ? {} : { prepare: options.prepare }),
+      pool,
       ...(options.schema === undefined ? {} : { schema: options.schema }),
       ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
       ...(options.now === undefined ? {} : { now: options.now }),
@@ -243,8 +244,8 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   const reads = createBatchedReads(
     (chainKeys) =>
       chainKeys.length === 1
-        ? pool.query(`SELECT * FROM ${t} WHERE chain_key = $1`, chainKeys)
-        : raw.query(`SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
+        ? named.query(`SELECT * FROM ${t} WHERE chain_key = $1`, chainKeys)
+        : pool.query(`SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
     { concurrency: READ_STATEMENTS, maxBatch: READ_BATCH },
   );
   // Woken waiters' re-reads are gathered for a millisecond: commits wake a process's callers one
@@ -396,7 +397,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
       const limit = `$${params.push(plan.limit + 1)}`;
       const sql = `SELECT * FROM ${t}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`}
         ORDER BY ${plan.byExpiry ? 'expires_at, chain_key' : 'chain_key'} LIMIT ${limit}`;
-      const { rows } = await run(raw, 'list', sql, params);
+      const { rows } = await run(pool, 'list', sql, params);
       return pageOf(rows.map(toRecord), plan);
     },
 
@@ -414,7 +415,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
               [target.chainKey],
               target.chainKey,
             )
-          : await run(raw, 'delete', `DELETE FROM ${t} WHERE client_id = $1 AND installation_id = $2`, [
+          : await run(pool, 'delete', `DELETE FROM ${t} WHERE client_id = $1 AND installation_id = $2`, [
               target.clientId,
               target.installationId,
             ]);
