@@ -45,12 +45,24 @@ async function prepared(pool: TestPool): Promise<{ name: string; statement: stri
   return rows as { name: string; statement: string; runs: number }[];
 }
 
+/** A test on its own schema, through one direct connection (so `pg_prepared_statements` sees its statements). */
+async function withSchema(
+  label: string,
+  body: (pool: TestPool, schema: string) => Promise<void>,
+): Promise<void> {
+  const schema = db.schema();
+  const pool = db.pool({ label, max: 1 });
+  await migrate(pool, { schema });
+  try {
+    await body(pool, schema);
+  } finally {
+    await db.dropSchema(schema);
+  }
+}
+
 describe('named statements (prepare)', () => {
   test('by default a lone read is prepared once per connection and run by name after that; the rest goes as text', async () => {
-    const schema = db.schema();
-    const pool = db.pool({ label: 'one', max: 1 });
-    await migrate(pool, { schema });
-    try {
+    await withSchema('one', async (pool, schema) => {
       const { pool: watched, sent } = recorded(pool);
       const store = createPostgresStore({ pool: watched, schema, listen: false });
       const record = await store.put(sampleRecord('T0000001'));
@@ -86,16 +98,11 @@ describe('named statements (prepare)', () => {
       // No text was prepared twice.
       expect(new Set(statements.map((s) => s.statement)).size).toBe(statements.length);
       await store.close();
-    } finally {
-      await db.dropSchema(schema);
-    }
+    });
   });
 
   test('a lone read prepared on an empty table still looks rows up by key once the table has grown; batches are never prepared', async () => {
-    const schema = db.schema();
-    const pool = db.pool({ label: 'grown', max: 1 });
-    await migrate(pool, { schema });
-    try {
+    await withSchema('grown', async (pool, schema) => {
       const store = createPostgresStore({ pool, schema, listen: false });
       // Past PostgreSQL's five custom plans: the sixth run settles on a plan made for this (empty,
       // never analyzed) table, kept for every later run.
@@ -103,9 +110,9 @@ describe('named statements (prepare)', () => {
       await Promise.all([store.get('A1:T1:bot'), store.get('A1:T2:bot')]);
       await db.admin.query(
         `INSERT INTO "${schema}".slack_rotator_chains (chain_key, client_id, installation_id, is_enterprise_install,
-           kind, scopes, access_token, refresh_token, expires_at, version, status, created_at, updated_at)
-         SELECT 'A1:G' || i || ':bot', 'A1', 'G' || i, false, 'bot', '{}', 'a', 'r', 1, 1, 'active', 1, 1
-           FROM generate_series(1, 5000) AS i`,
+         kind, scopes, access_token, refresh_token, expires_at, version, status, created_at, updated_at)
+       SELECT 'A1:G' || i || ':bot', 'A1', 'G' || i, false, 'bot', '{}', 'a', 'r', 1, 1, 'active', 1, 1
+         FROM generate_series(1, 5000) AS i`,
       );
       const statements = await prepared(pool);
       expect(statements.filter((s) => /= ANY|unnest/.test(s.statement))).toEqual([]);
@@ -114,16 +121,11 @@ describe('named statements (prepare)', () => {
       const { rows } = await pool.query(`EXPLAIN EXECUTE ${read?.name}('A1:G7:bot')`);
       expect(rows.map((row) => row['QUERY PLAN']).join('\n')).toMatch(/Index Scan/);
       await store.close();
-    } finally {
-      await db.dropSchema(schema);
-    }
+    });
   });
 
   test('prepare: false sends every statement as text, and prepares nothing', async () => {
-    const schema = db.schema();
-    const pool = db.pool({ label: 'plain', max: 1 });
-    await migrate(pool, { schema });
-    try {
+    await withSchema('plain', async (pool, schema) => {
       const { pool: watched, sent } = recorded(pool);
       const store = createPostgresStore({ pool: watched, schema, listen: false, prepare: false });
       const record = await store.put(sampleRecord('T0000002'));
@@ -133,16 +135,11 @@ describe('named statements (prepare)', () => {
       expect(sent.filter((query) => query.name !== undefined)).toEqual([]);
       expect(await prepared(pool)).toEqual([]);
       await store.close();
-    } finally {
-      await db.dropSchema(schema);
-    }
+    });
   });
 
   test('a column added since a statement was prepared: the next call prepares it again and works', async () => {
-    const schema = db.schema();
-    const pool = db.pool({ label: 'altered', max: 1 });
-    await migrate(pool, { schema });
-    try {
+    await withSchema('altered', async (pool, schema) => {
       const store = createPostgresStore({ pool, schema, listen: false });
       const record = await store.put(sampleRecord('T0000003'));
       expect((await store.get(record.chainKey))?.version).toBe(1);
@@ -158,9 +155,7 @@ describe('named statements (prepare)', () => {
       });
       expect(next?.version).toBe(2);
       await store.close();
-    } finally {
-      await db.dropSchema(schema);
-    }
+    });
   });
 
   test('through PgBouncer (transaction pooling), a name missing on the next server turns names off; nothing fails', async () => {
