@@ -411,6 +411,12 @@ describe('createPostgresStore and migrate', () => {
     expect(() => createPostgresStore({ pool: main, listen: {} as never })).toThrow(/listen must be/);
     expect(() => createPostgresStore({ pool: main, lockPollMinMs: 0 })).toThrow(/pollMinMs/);
     expect(() => createPostgresStore({ pool: main, now: 'x' as never })).toThrow(/now/);
+    expect(() => createPostgresStore({ pool: main, prepare: 'yes' as never })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_TYPE',
+        message: expect.stringMatching(/prepare must be/),
+      }),
+    );
     await expect(migrate({} as never)).rejects.toThrow(/pool must be/);
     await expect(migrate(main, { tablePrefix: 'x y' })).rejects.toThrow(/tablePrefix/);
   });
