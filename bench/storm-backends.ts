@@ -194,7 +194,7 @@ export async function openStore(
     const store = createPostgresStore({
       pool: watched,
       lockRecheckMs: options.lockRecheckMs,
-      // STORM_PREPARE=0: statements as text, unnamed (the default before named statements).
+      // STORM_PREPARE=0: the lone read as text, unnamed (as before session 10).
       prepare: process.env.STORM_PREPARE !== '0',
     });
     const sql = 'SELECT * FROM "slack_rotator_chains" WHERE chain_key = $1';

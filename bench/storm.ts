@@ -13,7 +13,7 @@
  * each worker's storm (from 'go' to its last call resolving), and STORM_AUTOPIPELINE=1 turns on ioredis's autopipelining in the workers' clients.
  * STORM_FLOOR=1 (Redis) makes every worker but the first a bare subscriber, the floor a waiter's
  * wake-up can have on this machine (see `WorkerConfig.bare`); STORM_NODE_ARGS adds node flags to the
- * workers (e.g. `--trace-gc`). STORM_PREPARE=0 has the PostgreSQL store send its statements as text
+ * workers (e.g. `--trace-gc`). STORM_PREPARE=0 has the PostgreSQL store send its lone read as text
  * (`prepare: false`); STORM_GAPS=1 adds to STORM_DUMP each worker's event-loop gaps of 8 ms or more.
  */
 import { type ChildProcess, fork } from 'node:child_process';

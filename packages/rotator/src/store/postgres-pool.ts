@@ -181,58 +181,48 @@ export async function run(
   }
 }
 
-/** At most this many statements of one pool get a name; statements past them go out unnamed. */
-const MAX_NAMED = 200;
 /** The statement's name is missing on this server connection, or taken there (PgBouncer). */
 const NAMES_UNSUPPORTED = new Set(['26000', '42P05']);
 
 /**
- * `pool`, with each statement sent under a name of its own (see {@link PostgresPrepareOption}):
- * `sr_<random>_<n>`, random per call of this function, so a name never stands for two texts, even
- * on a server connection that PgBouncer shares between processes.
+ * One statement, `text`, sent under a name (see {@link PostgresPrepareOption}) unless `enabled` is
+ * false: `sr_<random>_<n>`, random per call of this function, so a name never stands for two texts,
+ * even on a server connection that PgBouncer shares between processes.
  *
  * Two errors of a named statement mean nothing ran, and the statement goes again:
  * - the name is missing or taken on this server connection (PgBouncer in transaction pooling mode
- *   moved the connection): names are off from then on, and it goes unnamed;
+ *   moved the connection): names are off from then on, and it goes as text;
  * - "cached plan must not change result type" (a migration added a column since the statement was
  *   prepared, and it selects `*`): it goes under a new name, prepared again.
  */
-export function preparing(pool: PostgresPool, enabled = true): PostgresPool {
-  if (!enabled) return pool;
+export function namedStatement(
+  pool: PostgresPool,
+  text: string,
+  enabled: boolean,
+): (values: unknown[]) => Promise<PostgresQueryResult> {
+  if (!enabled) return (values) => pool.query(text, values);
   const prefix = `sr_${randomBytes(6).toString('hex')}_`;
-  const names = new Map<string, string>();
-  let named = 0;
-  let on = true;
-  const nameOf = (text: string): string | undefined => {
-    const known = names.get(text);
-    if (known !== undefined || names.size >= MAX_NAMED) return known;
-    const name = `${prefix}${named++}`;
-    names.set(text, name);
-    return name;
-  };
-  const send = async (text: string, values?: unknown[], again = false): Promise<PostgresQueryResult> => {
-    const name = on ? nameOf(text) : undefined;
-    if (name === undefined) return pool.query(text, values);
+  let prepared = 0;
+  let name: string | undefined = `${prefix}${prepared}`;
+  const send = async (values: unknown[], again: boolean): Promise<PostgresQueryResult> => {
+    const current = name;
+    if (current === undefined) return pool.query(text, values);
     try {
-      return await pool.query(values === undefined ? { name, text } : { name, text, values });
+      return await pool.query({ name: current, text, values });
     } catch (error) {
       const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
       if (typeof code === 'string' && NAMES_UNSUPPORTED.has(code)) {
-        on = false;
-        names.clear();
+        name = undefined;
         return pool.query(text, values);
       }
       if (!again && code === '0A000' && typeof message === 'string' && message.includes('cached plan')) {
-        if (names.get(text) === name) names.delete(text);
-        return send(text, values, true);
+        if (name === current) name = `${prefix}${++prepared}`;
+        return send(values, true);
       }
       throw error;
     }
   };
-  return {
-    query: ((text: string, values?: unknown[]) => send(text, values)) as PostgresPool['query'],
-    connect: () => pool.connect(),
-  };
+  return (values) => send(values, false);
 }
 
 /** Checks the `prepare` option. */

@@ -11,11 +11,11 @@ import { createCommitMessages } from './postgres-messages.js';
 import {
   checkPool,
   checkPrepare,
+  namedStatement,
   type PostgresLocation,
   type PostgresPool,
   type PostgresPrepareOption,
   postgresFailed,
-  preparing,
   run,
   tablesFor,
   toNumber,
@@ -161,13 +161,17 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
     throw invalidArgument('options must be an object with a pool', 'ERR_INVALID_ARG_TYPE');
   }
   const pool = checkPool(options.pool);
+  const { chains: t, channel, messageKey } = tablesFor(options);
   // A lone read, the statement every cache miss sends, goes named (see `prepare`): a lookup by
   // primary key, whatever the table's size when PostgreSQL settles on its plan. Everything else goes
   // as text. A batch's `= ANY($1)`, planned once while the table was small (a new table, an import),
   // would scan it for good. Writes come once per rotation: named, they cut PostgreSQL's CPU in a
   // storm by a fifth, but the storm's wake-ups did not improve (docs/BENCHMARKS.md).
-  const named = preparing(pool, checkPrepare(options.prepare));
-  const { chains: t, channel, messageKey } = tablesFor(options);
+  const readOne = namedStatement(
+    pool,
+    `SELECT * FROM ${t} WHERE chain_key = $1`,
+    checkPrepare(options.prepare),
+  );
   const messages = createCommitMessages(pool, messageKey, channel);
   // When this process last asked for each chain's record, until the lock's next try of the chain:
   // a commit heard since makes the try pointless.
@@ -244,7 +248,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TokenStore &
   const reads = createBatchedReads(
     (chainKeys) =>
       chainKeys.length === 1
-        ? named.query(`SELECT * FROM ${t} WHERE chain_key = $1`, chainKeys)
+        ? readOne(chainKeys)
         : pool.query(`SELECT * FROM ${t} WHERE chain_key = ANY($1::text[])`, [chainKeys]),
     { concurrency: READ_STATEMENTS, maxBatch: READ_BATCH },
   );
